@@ -1,0 +1,5 @@
+"""The papers' sharing mechanisms and their baselines, one module per paper.
+
+- :mod:`sharelib.sharing.ce_dos`: utility sharing with distributed cross-entropy (Belzner et al. 2018).
+- :mod:`sharelib.sharing.d3c`: loss mixing that reduces the price of anarchy (Gemp et al.).
+"""
