@@ -1,0 +1,519 @@
+"""Presets, parameter validation, reproducible sweeps and an on-disk result cache.
+
+Three things every experiment in the companion needs:
+
+* **Presets.** Each experiment registers a ``quick`` preset (seconds to a few minutes, used by the
+  tests and CI) and a ``paper`` preset (the paper's own settings). :func:`resolve` merges a preset
+  with the overrides a notebook received from papermill.
+* **Validation.** :func:`check_int`, :func:`check_float`, :func:`check_choice` and
+  :func:`check_bool` raise a :class:`ValueError` that names the parameter and the allowed values,
+  so a typo in ``papermill -p`` is caught at the Python boundary, not deep inside a numba kernel.
+* **Sweeps.** :func:`sweep` runs ``fn(**params, seed=...)`` over a grid of settings and runs,
+  serially, on local processes, or on a Dask or Ray cluster. Each point's seed is derived from
+  ``numpy.random.SeedSequence(seed, spawn_key=(hash(params), run))``: it depends only on the
+  point, never on the backend, the number of workers or the order in which points finish, so the
+  results are bit-identical everywhere. Finished points can be cached on disk
+  (:class:`ResultCache`): files are written atomically (write, fsync, rename) with a SHA-256
+  checksum, so an interrupted sweep resumes without recomputing finished points and a corrupted
+  file is detected, reported and recomputed, never read as a result.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import multiprocessing
+import numbers
+import os
+import pickle
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_bool",
+    "register_presets",
+    "get_preset",
+    "resolve",
+    "experiments",
+    "grid",
+    "point_seed",
+    "sweep",
+    "SweepPoint",
+    "ResultCache",
+    "CacheCorruptionWarning",
+    "BACKENDS",
+    "PRESET_NAMES",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _range_text(min, max, min_inclusive=True, max_inclusive=True) -> str:
+    if min is not None and max is not None:
+        lo = "[" if min_inclusive else "("
+        hi = "]" if max_inclusive else ")"
+        return f"in {lo}{min}, {max}{hi}"
+    if min is not None:
+        return f"{'>=' if min_inclusive else '>'} {min}"
+    if max is not None:
+        return f"{'<=' if max_inclusive else '<'} {max}"
+    return ""
+
+
+def check_int(name: str, value: Any, *, min: int | None = None, max: int | None = None) -> int:
+    """Return ``value`` as an ``int`` or raise ``ValueError`` naming ``name`` and the allowed range.
+
+    >>> check_int("n_agents", 10, min=2)
+    10
+    >>> check_int("n_agents", 1, min=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_agents must be an integer >= 2; got 1
+    """
+    rng = _range_text(min, max)
+    what = f"an integer {rng}".rstrip()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be {what}; got {value!r}")
+    value = int(value)
+    if (min is not None and value < min) or (max is not None and value > max):
+        raise ValueError(f"{name} must be {what}; got {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` or raise ``ValueError`` naming the allowed range.
+
+    >>> check_float("psi", 0.25, min=0, max=1, min_inclusive=False)
+    0.25
+    >>> check_float("psi", 0.0, min=0, max=1, min_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: psi must be a number in (0, 1]; got 0.0
+    """
+    what = f"a number {_range_text(min, max, min_inclusive, max_inclusive)}".rstrip()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {what}; got {value}")
+    low_bad = min is not None and (value < min if min_inclusive else value <= min)
+    high_bad = max is not None and (value > max if max_inclusive else value >= max)
+    if low_bad or high_bad:
+        raise ValueError(f"{name} must be {what}; got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them.
+
+    >>> check_choice("market", "simple", ("simple", "logistic"))
+    'simple'
+    """
+    choices = tuple(choices)
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (or numpy bool), else raise ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False; got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+# ---------------------------------------------------------------------------------------------
+
+PRESET_NAMES = ("quick", "paper")
+_PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def register_presets(experiment: str, quick: Mapping[str, Any], paper: Mapping[str, Any], **others) -> None:
+    """Register the named presets of ``experiment`` (``quick`` and ``paper``, plus any others).
+
+    Every preset of one experiment must define the same keys, so that switching presets never
+    leaves a parameter undefined. Registering again replaces the previous entry (modules may be
+    reloaded in a notebook).
+    """
+    presets = {"quick": dict(quick), "paper": dict(paper)}
+    presets.update({k: dict(v) for k, v in others.items()})
+    keys = set(presets["quick"])
+    for name, values in presets.items():
+        if set(values) != keys:
+            diff = sorted(keys.symmetric_difference(values))
+            raise ValueError(f"preset {name!r} of {experiment!r} defines different keys from 'quick': {diff}")
+    _PRESETS[experiment] = presets
+
+
+def experiments() -> list[str]:
+    """Names of all registered experiments (after their modules were imported)."""
+    return sorted(_PRESETS)
+
+
+def get_preset(experiment: str, preset: str) -> dict[str, Any]:
+    """A copy of the values of ``preset`` for ``experiment``."""
+    if experiment not in _PRESETS:
+        known = ", ".join(repr(e) for e in experiments()) or "none registered yet"
+        raise ValueError(f"experiment must be one of {known}; got {experiment!r}")
+    presets = _PRESETS[experiment]
+    check_choice("preset", preset, presets)
+    return copy.deepcopy(presets[preset])
+
+
+def resolve(experiment: str, preset: str, **overrides) -> dict[str, Any]:
+    """The preset's values, with every override that is not ``None`` taking precedence.
+
+    Notebooks declare their tunable parameters with ``None`` meaning "take it from the preset",
+    then call ``resolve("ce_dos.figures", preset, n_runs=n_runs, ...)``. The returned dict also
+    holds ``preset`` itself, so it can be handed to :func:`sharelib.plotting.savefig` as the
+    provenance record.
+    """
+    values = get_preset(experiment, preset)
+    unknown = sorted(set(overrides) - set(values))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for experiment {experiment!r}; valid: {sorted(values)}"
+        )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["preset"] = preset
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids and seeds
+# ---------------------------------------------------------------------------------------------
+
+
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Cartesian product of the axes, as a list of parameter dicts (last axis varies fastest).
+
+    >>> grid(n=[10, 50], market=["simple", "logistic"])[:2]
+    [{'n': 10, 'market': 'simple'}, {'n': 10, 'market': 'logistic'}]
+    """
+    names = list(axes)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(axes[k] for k in names))]
+
+
+_grid_product = grid  # ``sweep`` has a parameter named ``grid``
+
+
+def _canonical(obj: Any) -> Any:
+    """A JSON-able canonical form of parameter values (numpy scalars and arrays included)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return repr(obj)
+
+
+def params_hash(params: Mapping[str, Any]) -> int:
+    """A stable 32-bit hash of a parameter dict (independent of key order and of the process)."""
+    text = json.dumps(_canonical(params), sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def point_seed(seed: int, params: Mapping[str, Any], run: int) -> int:
+    """The integer seed of one sweep point: ``SeedSequence(seed, spawn_key=(hash(params), run))``.
+
+    Using ``spawn_key`` is exactly what ``SeedSequence.spawn`` does, but keyed by the point itself
+    rather than by its position, so adding grid points never changes the seeds of the others.
+    The result lies in ``[0, 2**32)``, which numba's ``np.random.seed`` accepts.
+    """
+    ss = np.random.SeedSequence(check_int("seed", seed, min=0), spawn_key=(params_hash(params), int(run)))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# On-disk cache
+# ---------------------------------------------------------------------------------------------
+
+_MAGIC = b"SHARELIB-RESULT-1\n"
+
+
+class CacheCorruptionWarning(UserWarning):
+    """A cached result failed its checksum (truncated or corrupted) and will be recomputed."""
+
+
+def _function_fingerprint(fn: Callable) -> str:
+    """Identify ``fn`` by module, qualified name and source, plus the sharelib version."""
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        source = code.co_code.hex() if code is not None else repr(fn)
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    return hashlib.sha256(f"{name}\n{source}\n{__version__}".encode()).hexdigest()[:16]
+
+
+class ResultCache:
+    """A directory of pickled results, one file per sweep point, written atomically.
+
+    File layout: a magic line, the hex SHA-256 of the payload, a newline, the pickled payload.
+    A file that is truncated, corrupted or unreadable is reported with a
+    :class:`CacheCorruptionWarning`, deleted and treated as missing.
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def key(self, fn: Callable, params: Mapping[str, Any], run: int, seed: int) -> str:
+        text = json.dumps({"fn": _function_fingerprint(fn), "params": _canonical(params), "run": run, "seed": seed},
+                          sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.pkl"
+
+    def load(self, key: str) -> tuple[bool, Any]:
+        """``(True, value)`` for a valid entry, ``(False, None)`` for a missing or corrupted one."""
+        path = self.path(key)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return False, None
+        header_len = len(_MAGIC) + 65
+        ok = blob.startswith(_MAGIC) and len(blob) > header_len
+        if ok:
+            digest = blob[len(_MAGIC):len(_MAGIC) + 64].decode("ascii", "replace")
+            payload = blob[header_len:]
+            ok = hashlib.sha256(payload).hexdigest() == digest
+        if ok:
+            try:
+                return True, pickle.loads(payload)
+            except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
+                ok = False
+        warnings.warn(f"cache file {path} is corrupted or truncated; recomputing it", CacheCorruptionWarning,
+                      stacklevel=2)
+        path.unlink(missing_ok=True)
+        return False, None
+
+    def store(self, key: str, value: Any) -> None:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path(key))  # atomic on POSIX: readers see the old or the new file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+# ---------------------------------------------------------------------------------------------
+
+BACKENDS = ("serial", "processes", "dask", "ray")
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One finished point of a sweep: its parameters, run index, derived seed and result."""
+
+    params: dict
+    run: int
+    seed: int
+    value: Any
+
+
+def _call_and_cache(fn: Callable, params: Mapping[str, Any], seed: int, cache_dir: str | None, key: str) -> Any:
+    # Workers write their own results, so a sweep killed midway keeps every finished point.
+    value = fn(**params, seed=seed)
+    if cache_dir is not None:
+        ResultCache(cache_dir).store(key, value)
+    return value
+
+
+def _progress(total: int, desc: str | None, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc or "sweep", disable=not enabled, leave=True)
+
+
+def sweep(
+    fn: Callable[..., Any],
+    grid: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+    runs: int = 1,
+    *,
+    seed: int = 0,
+    backend: str = "processes",
+    n_jobs: int | None = None,
+    cache: str | os.PathLike | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[SweepPoint]:
+    """Run ``fn(**params, seed=s)`` for every grid point and run, and return the results in order.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level (picklable) function. It receives the point's parameters as keyword
+        arguments and ``seed``, an integer in ``[0, 2**32)`` (see :func:`point_seed`).
+    grid : list of dict, or dict of lists
+        The settings; a dict of lists is expanded with :func:`grid`.
+    runs : int
+        Independent runs (seeds) per grid point.
+    seed : int
+        Root seed of the whole sweep.
+    backend : {"processes", "serial", "dask", "ray"}
+        Local worker processes (default), the calling process, a Dask distributed cluster (address
+        from ``address`` or the ``SHARELIB_DASK_ADDRESS`` environment variable; a local cluster is
+        started when neither is set), or Ray (``ray.init(address)``, ``RAY_ADDRESS`` honoured).
+    n_jobs : int, optional
+        Local worker processes (default: the number of CPUs).
+    cache : path, optional
+        Directory of a :class:`ResultCache`. Finished points are read from it and new ones written
+        to it, so an interrupted sweep resumes where it stopped.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    list of SweepPoint
+        In grid order, then run order, whatever the backend and completion order.
+    """
+    points = [dict(p) for p in (_grid_product(**grid) if isinstance(grid, Mapping) else grid)]
+    if not points:
+        raise ValueError("grid must contain at least one point; got an empty grid")
+    runs = check_int("runs", runs, min=1)
+    check_choice("backend", backend, BACKENDS)
+    if n_jobs is not None:
+        n_jobs = check_int("n_jobs", n_jobs, min=1)
+    tasks = [(i, p, r, point_seed(seed, p, r)) for i, p in enumerate(points) for r in range(runs)]
+
+    store = ResultCache(cache) if cache is not None else None
+    cache_dir = str(store.directory) if store is not None else None
+    values: dict[int, Any] = {}
+    keys: dict[int, str] = {}
+    todo = []
+    for t, (_, p, r, s) in enumerate(tasks):
+        if store is not None:
+            keys[t] = store.key(fn, p, r, s)
+            hit, value = store.load(keys[t])
+            if hit:
+                values[t] = value
+                continue
+        todo.append(t)
+
+    with _progress(len(tasks), desc, progress) as bar:
+        bar.update(len(tasks) - len(todo))
+        runner = {"serial": _run_serial, "processes": _run_processes, "dask": _run_dask, "ray": _run_ray}[backend]
+        for t, value in runner(fn, tasks, todo, cache_dir, keys, n_jobs=n_jobs, address=address):
+            values[t] = value
+            bar.update(1)
+
+    return [SweepPoint(params=p, run=r, seed=s, value=values[t]) for t, (_, p, r, s) in enumerate(tasks)]
+
+
+def _run_serial(fn, tasks, todo, cache_dir, keys, **_):
+    for t in todo:
+        _, p, _r, s = tasks[t]
+        yield t, _call_and_cache(fn, p, s, cache_dir, keys.get(t))
+
+
+def _run_processes(fn, tasks, todo, cache_dir, keys, n_jobs=None, **_):
+    if not todo:
+        return
+    n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
+    # fork keeps functions defined in a notebook's __main__ importable in the workers (Linux/macOS).
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else None
+    ctx = multiprocessing.get_context(method)
+    with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+        futures = {}
+        for t in todo:
+            _, p, _r, s = tasks[t]
+            futures[pool.submit(_call_and_cache, fn, p, s, cache_dir, keys.get(t))] = t
+        for fut in cf.as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def _run_dask(fn, tasks, todo, cache_dir, keys, address=None, n_jobs=None, **_):
+    if not todo:
+        return
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("backend='dask' needs dask[distributed]: pip install 'sharelib[cluster]'") from exc
+    address = address or os.environ.get("SHARELIB_DASK_ADDRESS")
+    cluster = None
+    if address is None:
+        cluster = LocalCluster(n_workers=n_jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True)
+        address = cluster
+    client = Client(address)
+    try:
+        futures = {}
+        for t in todo:
+            _, p, _r, s = tasks[t]
+            fut = client.submit(_call_and_cache, fn, p, s, cache_dir, keys.get(t), pure=False)
+            futures[fut] = t
+        for fut in as_completed(list(futures)):
+            yield futures[fut], fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_ray(fn, tasks, todo, cache_dir, keys, address=None, **_):
+    if not todo:
+        return
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("backend='ray' needs ray: pip install 'sharelib[cluster]'") from exc
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True)
+    remote = ray.remote(_call_and_cache)
+    refs = {}
+    for t in todo:
+        _, p, _r, s = tasks[t]
+        refs[remote.remote(fn, p, s, cache_dir, keys.get(t))] = t
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield refs[done[0]], ray.get(done[0])
