@@ -3,9 +3,22 @@
 See :mod:`sharelib.envs.base` for the interface every environment implements.
 
 - :class:`PrisonerCorridor`: LToS's prisoner corridor (Sec. 5.1).
+- :class:`CoinGame`: the Coin game of D3C Sec. 3.4.
+- :class:`TrustYourBrother`: D3C's Trust-Your-Brother predator-prey ring (Sec. 3.3).
+- :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
+  ``pettingzoo``, a test dependency; imported lazily).
 """
 
 from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
+from .coin_game import CoinGame
 from .prisoner_corridor import PrisonerCorridor
+from .trust_your_brother import TrustYourBrother
 
-__all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "PrisonerCorridor"]
+ENVIRONMENTS = {
+    "coin_game": CoinGame,
+    "prisoner_corridor": PrisonerCorridor,
+    "trust_your_brother": TrustYourBrother,
+}
+
+__all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
+           "TrustYourBrother", "ENVIRONMENTS"]

@@ -18,7 +18,11 @@ Contract (what learners may rely on, and nothing else)
   ``dones`` bool ``(E,)``. A copy whose episode ended (terminal state or time limit) is reset inside
   the same step and the returned ``obs`` of that copy is its new first observation (as gymnasium
   vector environments do); learners treat ``dones`` as episode boundaries. ``truncated`` (bool
-  ``(E,)``, attribute) tells which of the ended copies ended by the time limit only.
+  ``(E,)``, attribute) tells which of the ended copies ended by the time limit only, and
+  ``final_obs`` (float32 ``(E, n, obs_dim)``, attribute) holds, for the copies with ``dones`` set by
+  the last step, the observation of the state where the episode ended (other rows are stale).
+- ``episode_return`` (float64 ``(E, n)``) is the return so far of the running episode of each copy;
+  ``last_episode_return`` that of its last finished episode (NaN before the first one).
 - ``render(env_index=0) -> uint8 (H, W, 3)`` RGB image of one copy.
 - The returned arrays are fresh (never overwritten by a later ``step``), so learners may store them.
 
@@ -146,6 +150,7 @@ class MultiAgentEnv:
         self._rew = np.zeros((E, n), dtype=np.float64)
         self._done = np.zeros(E, dtype=np.bool_)
         self.truncated = np.zeros(E, dtype=np.bool_)
+        self.final_obs = np.zeros((E, n, self.obs_dim), dtype=np.float32)
         self.episode_return = np.zeros((E, n), dtype=np.float64)  # return of the running episode
         self.last_episode_return = np.full((E, n), np.nan)  # return of the last finished episode
         self._allocate()

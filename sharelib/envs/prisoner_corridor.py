@@ -75,7 +75,7 @@ def _reset_kernel(mask, pos, t, obs, d_middle, d_end):
 
 
 @numba.njit(cache=True)
-def _step_kernel(actions, pos, t, rng, obs, rew, done, trunc, ep_ret, last_ret,
+def _step_kernel(actions, pos, t, rng, obs, final_obs, rew, done, trunc, ep_ret, last_ret,
                  d_middle, d_end, move_cost, goal_reward, max_steps):
     L = 2 * (d_end + d_middle) + 1
     mid = d_end + d_middle
@@ -111,6 +111,7 @@ def _step_kernel(actions, pos, t, rng, obs, rew, done, trunc, ep_ret, last_ret,
         ep_ret[e, 0] += rew[e, 0]
         ep_ret[e, 1] += rew[e, 1]
         if d:
+            _write_obs(final_obs, pos, e, L)
             last_ret[e, 0] = ep_ret[e, 0]
             last_ret[e, 1] = ep_ret[e, 1]
             ep_ret[e, 0] = 0.0
@@ -195,7 +196,7 @@ class PrisonerCorridor(MultiAgentEnv):
         _reset_kernel(mask, self._pos, self._t, self._obs, self.d_middle, self.d_end)
 
     def _step_kernel(self, actions):
-        _step_kernel(actions, self._pos, self._t, self._rng, self._obs, self._rew, self._done,
+        _step_kernel(actions, self._pos, self._t, self._rng, self._obs, self.final_obs, self._rew, self._done,
                      self.truncated, self.episode_return, self.last_episode_return,
                      self.d_middle, self.d_end, self.move_cost, self.goal_reward, self.max_steps)
 

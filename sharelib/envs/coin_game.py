@@ -1,0 +1,306 @@
+r"""The Coin game (Coins dilemma) as used in D3C Sec. 3.4 (Gemp et al.), after Lerer & Peysakhovich
+(2017) and Foerster et al. (2018, LOLA).
+
+Rules (D3C Sec. 3.4)
+--------------------
+"Two agents move on a fully-observed 5x5 gridworld, on which coins of two types corresponding to
+each agent randomly spawn at each time step with probability 0.005. When an agent moves into a
+square with a coin of either type, they get a reward of 1. When an agent picks up a coin of the
+other player's type, the other agent receives -2. The episode lasts 500 steps. Total reward is
+maximized when each agent picks up only coins of their own type, but players are tempted to pick up
+all coins."
+
+Our reading of what the text leaves open (documented choices)
+--------------------------------------------------------------
+- Spawn rule ``spawn="d3c"`` (default): at every step, after pick-ups, each cell holding neither a
+  coin nor an agent independently receives a coin with probability ``spawn_prob`` (0.005); its type
+  (owner) is agent 0 or agent 1 with probability 1/2. The board starts empty. (The other reading,
+  one coin per step with probability 0.005, would give about 2.5 coins per 500-step episode, too
+  few for the learning curves of D3C Fig. 8.) Expected spawns: about 0.11 coins per step.
+- ``spawn="single"``: the LOLA variant: exactly one coin is on the board; at reset and right after
+  it is picked up a new coin appears on a uniformly random cell not occupied by an agent, of a
+  uniformly random type.
+- Movement: actions 0 = up, 1 = down, 2 = left, 3 = right (no "stay"), both agents move
+  simultaneously, the grid wraps around (a torus), as in Foerster et al. (2018). Both agents may
+  share a cell. Start cells are uniformly random and distinct.
+- Pick-up: every agent that ends its move on a coin gets ``+coin_reward`` (1); for every agent that
+  picks up a coin of the other type, the coin's owner gets ``-penalty`` (2). If both agents step on
+  the same coin at once, both get +1 (and the owner pays 2 if the other one is among them). The coin
+  disappears.
+- Episodes end only by the time limit ``max_steps`` (500): ``dones`` is set and ``truncated`` too.
+- Observation of agent i (full observation, egocentric channel order, absolute coordinates):
+  four ``size x size`` binary planes flattened, ``[own position, other's position, coins of own
+  type, coins of other's type]`` (``obs_dim = 4 size**2 = 100``).
+
+Invariants (tested): per step, ``sum(rewards) = coin_reward * pickups - penalty * pickups_of_other
+type``; coins on the board change by ``spawned - picked``; ``coin_counts`` add up.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .base import MultiAgentEnv, rng_integer, rng_uniform
+from . import render as _r
+
+__all__ = ["CoinGame"]
+
+_DR = np.array([-1, 1, 0, 0], dtype=np.int64)
+_DC = np.array([0, 0, -1, 1], dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _write_obs(obs, pos, coins, e, S):
+    C = S * S
+    for i in range(2):
+        o = obs[e, i]
+        for k in range(4 * C):
+            o[k] = 0.0
+        o[pos[e, i]] = 1.0
+        o[C + pos[e, 1 - i]] = 1.0
+    for k in range(C):
+        c = coins[e, k]
+        if c >= 0:
+            # agent 0 sees its own coins in plane 2, agent 1 sees agent-0 coins in plane 3
+            obs[e, 0, (2 + c) * C + k] = 1.0
+            obs[e, 1, (3 - c) * C + k] = 1.0
+
+
+@numba.njit(cache=True)
+def _place_single_coin(rng, e, pos, coins, C):
+    # uniform over cells not occupied by an agent
+    free = C - (1 if pos[e, 0] == pos[e, 1] else 2)
+    k = rng_integer(rng, e, free)
+    for cell in range(C):
+        if cell == pos[e, 0] or cell == pos[e, 1]:
+            continue
+        if k == 0:
+            coins[e, cell] = rng_integer(rng, e, 2)
+            return
+        k -= 1
+
+
+@numba.njit(cache=True)
+def _reset_one(rng, e, pos, coins, n_coins, t, S, single):
+    C = S * S
+    a = rng_integer(rng, e, C)
+    b = rng_integer(rng, e, C - 1)
+    if b >= a:
+        b += 1
+    pos[e, 0] = a
+    pos[e, 1] = b
+    for k in range(C):
+        coins[e, k] = -1
+    n_coins[e] = 0
+    if single:
+        _place_single_coin(rng, e, pos, coins, C)
+        n_coins[e] = 1
+    t[e] = 0
+
+
+@numba.njit(cache=True)
+def _reset_kernel(mask, rng, pos, coins, n_coins, t, obs, S, single):
+    for e in range(pos.shape[0]):
+        if mask[e]:
+            _reset_one(rng, e, pos, coins, n_coins, t, S, single)
+            _write_obs(obs, pos, coins, e, S)
+
+
+@numba.njit(cache=True, inline="always")
+def _set_agent_bits(obs, e, p0, p1, C, v):
+    obs[e, 0, p0] = v
+    obs[e, 0, C + p1] = v
+    obs[e, 1, p1] = v
+    obs[e, 1, C + p0] = v
+
+
+@numba.njit(cache=True, inline="always")
+def _set_coin_bits(obs, e, cell, owner, C, v):
+    obs[e, 0, (2 + owner) * C + cell] = v
+    obs[e, 1, (3 - owner) * C + cell] = v
+
+
+@numba.njit(cache=True)
+def _step_kernel(actions, rng, pos, coins, n_coins, t, counts, obs, final_obs, rew, done, trunc,
+                 ep_ret, last_ret, S, single, log1m_p, coin_reward, penalty, max_steps):
+    """One step of every copy. ``obs`` is updated incrementally (only the bits that change), which
+    the tests check against a full re-encoding of the state. Per-cell Bernoulli(p) spawns are drawn
+    by geometric skipping over the free cells (same distribution, about one draw per step)."""
+    C = S * S
+    for e in range(pos.shape[0]):
+        rew[e, 0] = 0.0
+        rew[e, 1] = 0.0
+        _set_agent_bits(obs, e, pos[e, 0], pos[e, 1], C, 0.0)
+        for i in range(2):
+            p = pos[e, i]
+            r = p // S + _DR[actions[e, i]]
+            c = p % S + _DC[actions[e, i]]
+            if r < 0:
+                r += S
+            elif r >= S:
+                r -= S
+            if c < 0:
+                c += S
+            elif c >= S:
+                c -= S
+            pos[e, i] = r * S + c
+        p0 = pos[e, 0]
+        p1 = pos[e, 1]
+        _set_agent_bits(obs, e, p0, p1, C, 1.0)
+        picked = False
+        for i in range(2):
+            cell = pos[e, i]
+            owner = coins[e, cell]
+            if owner >= 0:
+                rew[e, i] += coin_reward
+                if owner == i:
+                    counts[e, i, 0] += 1
+                else:
+                    counts[e, i, 1] += 1
+                    rew[e, owner] -= penalty
+                if i == 1 or p0 != p1:  # when both stand on it, agent 1 also gets it
+                    _set_coin_bits(obs, e, cell, owner, C, 0.0)
+                    coins[e, cell] = -1
+                    n_coins[e] -= 1
+                    picked = True
+        if single:
+            if picked:
+                _place_single_coin(rng, e, pos, coins, C)
+                n_coins[e] += 1
+                for cell in range(C):
+                    if coins[e, cell] >= 0:
+                        _set_coin_bits(obs, e, cell, coins[e, cell], C, 1.0)
+        elif log1m_p < 0.0:
+            # skip a Geometric number of free cells before each spawn
+            skip = -1
+            if log1m_p > -np.inf:
+                skip = np.int64(np.log(1.0 - rng_uniform(rng, e)) / log1m_p)
+            for cell in range(C):
+                if coins[e, cell] < 0 and cell != p0 and cell != p1:
+                    if skip <= 0:
+                        owner = rng_integer(rng, e, 2)
+                        coins[e, cell] = owner
+                        _set_coin_bits(obs, e, cell, owner, C, 1.0)
+                        n_coins[e] += 1
+                        if log1m_p > -np.inf:
+                            skip = np.int64(np.log(1.0 - rng_uniform(rng, e)) / log1m_p)
+                    else:
+                        skip -= 1
+        t[e] += 1
+        d = t[e] >= max_steps
+        done[e] = d
+        trunc[e] = d
+        ep_ret[e, 0] += rew[e, 0]
+        ep_ret[e, 1] += rew[e, 1]
+        if d:
+            final_obs[e] = obs[e]
+            last_ret[e, 0] = ep_ret[e, 0]
+            last_ret[e, 1] = ep_ret[e, 1]
+            ep_ret[e, 0] = 0.0
+            ep_ret[e, 1] = 0.0
+            _reset_one(rng, e, pos, coins, n_coins, t, S, single)
+            _write_obs(obs, pos, coins, e, S)
+
+
+class CoinGame(MultiAgentEnv):
+    """The Coin game of D3C Sec. 3.4, batched over ``n_envs`` copies (rules in the module doc).
+
+    Parameters
+    ----------
+    n_envs : int
+        Number of independent copies stepped together.
+    size : int
+        Side of the square grid (D3C: 5).
+    max_steps : int
+        Episode length (D3C: 500).
+    spawn : {"d3c", "single"}
+        Coin spawn rule (see the module docstring).
+    spawn_prob : float
+        Per-cell, per-step spawn probability for ``spawn="d3c"`` (D3C: 0.005).
+    coin_reward, penalty : float
+        Reward for any coin picked up (D3C: 1) and loss of the owner when the other agent takes its
+        coin (D3C: 2).
+
+    Attributes
+    ----------
+    coin_counts : int array (E, 2, 2)
+        Coins picked up since the last ``reset(seed)`` by agent i: ``[..., i, 0]`` of its own type,
+        ``[..., i, 1]`` of the other's type (D3C Fig. 8d plots the own-type fraction).
+    """
+
+    name = "coin_game"
+    n_agents = 2
+    n_actions = 4
+    action_names = ("up", "down", "left", "right")
+
+    def __init__(self, n_envs: int = 1, size: int = 5, max_steps: int = 500, spawn: str = "d3c",
+                 spawn_prob: float = 0.005, coin_reward: float = 1.0, penalty: float = 2.0):
+        from sharelib.experiments import check_choice, check_float, check_int
+
+        self.size = check_int("size", size, min=2)
+        self.max_steps = check_int("max_steps", max_steps, min=1)
+        self.spawn = check_choice("spawn", spawn, ("d3c", "single"))
+        self.spawn_prob = check_float("spawn_prob", spawn_prob, min=0.0, max=1.0)
+        self.coin_reward = check_float("coin_reward", coin_reward)
+        self.penalty = check_float("penalty", penalty)
+        self.obs_dim = 4 * self.size * self.size
+        with np.errstate(divide="ignore"):
+            self._log1m_p = float(np.log1p(-self.spawn_prob))  # 0 (never), -inf (always)
+        super().__init__(n_envs)
+
+    def params(self) -> dict:
+        return dict(size=self.size, max_steps=self.max_steps, spawn=self.spawn,
+                    spawn_prob=self.spawn_prob, coin_reward=self.coin_reward, penalty=self.penalty)
+
+    def _allocate(self):
+        E, C = self.n_envs, self.size * self.size
+        self._pos = np.zeros((E, 2), dtype=np.int64)
+        self._coins = np.full((E, C), -1, dtype=np.int8)
+        self._n_coins = np.zeros(E, dtype=np.int64)
+        self.coin_counts = np.zeros((E, 2, 2), dtype=np.int64)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Agent cells as ``(row, col)``, int ``(E, 2, 2)`` (a copy)."""
+        return np.stack([self._pos // self.size, self._pos % self.size], axis=-1)
+
+    @property
+    def coins(self) -> np.ndarray:
+        """Coin owner per cell, int8 ``(E, size, size)``: -1 none, 0 or 1 the owner (a copy)."""
+        return self._coins.reshape(self.n_envs, self.size, self.size).copy()
+
+    def reset(self, seed: int = 0) -> np.ndarray:
+        self.coin_counts[:] = 0
+        return super().reset(seed)
+
+    def _reset_kernel(self, mask):
+        _reset_kernel(mask, self._rng, self._pos, self._coins, self._n_coins, self._t, self._obs,
+                      self.size, self.spawn == "single")
+
+    def _step_kernel(self, actions):
+        _step_kernel(actions, self._rng, self._pos, self._coins, self._n_coins, self._t,
+                     self.coin_counts, self._obs, self.final_obs, self._rew, self._done,
+                     self.truncated, self.episode_return, self.last_episode_return, self.size,
+                     self.spawn == "single", self._log1m_p, self.coin_reward, self.penalty,
+                     self.max_steps)
+
+    def render(self, env_index: int = 0, cell: int = 32) -> np.ndarray:
+        """RGB image of copy ``env_index``: agents as large discs (0 red, 1 blue), coins as small
+        discs in their owner's colour."""
+        e = self._check_env_index(env_index)
+        S = self.size
+        img = _r.canvas(S, S, cell)
+        for k in range(S * S):
+            c = self._coins[e, k]
+            if c >= 0:
+                _r.disc_in_cell(img, k // S, k % S, _r.AGENT_COLORS[c], cell, 0.18)
+        p0, p1 = self._pos[e]
+        shift = 0.22 if p0 == p1 else 0.0
+        for i, p in enumerate((p0, p1)):
+            r, c = divmod(int(p), S)
+            _r.fill_disc(img, (r + 0.5) * cell, (c + 0.5 + (shift if i else -shift)) * cell,
+                         0.36 * cell, (0, 0, 0))
+            _r.fill_disc(img, (r + 0.5) * cell, (c + 0.5 + (shift if i else -shift)) * cell,
+                         0.30 * cell, _r.AGENT_COLORS[i])
+        return img
