@@ -1,0 +1,876 @@
+"""CE-DOS: distributed cross-entropy optimisation with utility sharing (Belzner et al. 2018).
+
+"The Sharer's Dilemma in Collective Adaptive Systems of Self-Interested Agents" (ISoLA 2018,
+arXiv 1804.10781). Each agent ``i`` chooses an action ``a_i`` and, if it is a *sharer*, a share
+``s_i >= 0``; its utility is (Eq. 1)
+
+    u_i(a, s) = r_i(a) - s_i + sum_{j != i} s_j / (n - 1).
+
+Distributed Optimisation with Sharing (DOS, Algorithm 1) lets every agent improve its own policy
+from jointly sampled actions; Cross-Entropy DOS (Algorithm 2) uses per-agent isotropic normal
+policies ``N(mu, sigma)`` over action and share, keeps elite samples by utility, and moves mean and
+standard deviation towards the elite's with learning rate ``alpha`` and floor ``sigma_min``. After
+``n_iter`` iterations every agent samples an action and a share and executes them (Algorithm 2,
+lines 16-18). Defectors never share (their share is 0), but see ``sharing`` below for whether
+they receive.
+
+Readings the paper leaves open (all are options of :func:`run_ce_dos`)
+----------------------------------------------------------------------
+``sharing``
+    ``"eq1"`` (default): Eq. 1 as printed: "Shares are uniformly distributed among all other
+    agents", so a sharer's share is spread over all ``n - 1`` others and defectors receive too.
+    ``"sharers"``: the public code (``dos/experiment.py``): only agents ``< N_SHARING`` trade,
+    each sharer receives the mean share of the *other sharers*; defectors neither pay nor receive.
+    With fewer than two sharers there is nobody to receive, and we make the transfer void
+    (``u_i = r_i``; the public code takes the mean of an empty list, i.e. NaN).
+``elite``
+    ``"drop"`` (default): Sec. 3.3, "we drop a fraction psi of samples ... we only keep high
+    utility samples", and the public code (``elite = sort[int(len(sort) * PSI):]``): at
+    ``psi = 0.25`` the elite is the top 75% of samples. ``"keep"``: Algorithm 2, line 10, "keep
+    psi * n_sample elite samples with highest utility" (top 25% at ``psi = 0.25``).
+``share_cap``
+    ``"reward"`` (default): Sec. 4.2, "we clipped the sharing values such that agents are only able
+    to share up to their current reward, i.e. s_i <= r_i(a)" (the public code does the same,
+    ``np.clip(trades, 0, values)``). ``"none"``: shares clipped to ``[0, inf)`` only (Algorithm 2,
+    line 5; Sec. 4.2, "other setups with unbound sharing are possible").
+
+Two further details where the public code differs from the text, also options:
+
+``pool``
+    ``"sample"`` (default): Eq. 1 per joint sample, so what agent ``i`` receives in joint sample
+    ``k`` is the others' shares in that sample (budget balance holds in every joint sample).
+    ``"batch"``: the public code receives ``np.mean([trades[j] for j ...])``, a mean over the other
+    sharers *and over all samples*, a constant within an iteration that therefore never affects
+    elite selection (budget balance holds for the mean over samples).
+``action_update``
+    ``"clipped"`` (default): elite statistics of the executed (clipped to ``[0.1, 4]``) actions.
+    ``"raw"``: the public code computes them from the unclipped normal draws.
+
+Defaults follow the paper's text where it is unambiguous (Eq. 1, the share cap), and the public
+code where the text contradicts itself (the elite: Sec. 3.3 and the code against Algorithm 2).
+
+The result reports the *expected* utilities of the final policies as a Monte-Carlo mean over
+``n_eval`` executions of Algorithm 2, lines 16-18 (``n_eval = 1`` is the single execution of the
+algorithm; the public code's figures use the sample means of the last iteration instead, which
+the traces also hold).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from .. import experiments
+from ..markets import ACTION_MAX, ACTION_MIN, MARKETS, Market, sample_market
+
+__all__ = [
+    "SHARING_RULES",
+    "ELITE_MODES",
+    "SHARE_CAPS",
+    "POOLS",
+    "ACTION_UPDATES",
+    "CEDOSResult",
+    "run_ce_dos",
+    "utilities",
+    "clip_shares",
+    "n_elite",
+    "figure_point",
+    "figure_data",
+    "panel_arrays",
+    "claims",
+    "CoinExample",
+    "coin_example",
+    "simulate_coin_game",
+]
+
+SHARING_RULES = ("eq1", "sharers")
+ELITE_MODES = ("drop", "keep")
+SHARE_CAPS = ("reward", "none")
+POOLS = ("sample", "batch")
+ACTION_UPDATES = ("clipped", "raw")
+
+
+# ================================================================================================
+# Kernels
+# ================================================================================================
+
+
+@numba.njit(cache=True)
+def _rewards_t(code, xi, c, o, cp, op, a, out, tot):
+    """Market rewards (Eq. 3 or Eq. 6) for joint samples stored agent-major: ``a[i, t]`` (n, k)."""
+    n, k = a.shape
+    for t in range(k):
+        tot[t] = 0.0
+    if code == 0:
+        for i in range(n):
+            for t in range(k):
+                tot[t] += a[i, t]
+        for t in range(k):
+            tot[t] = 1.0 / np.abs(tot[t]) ** xi
+        for i in range(n):
+            for t in range(k):
+                out[i, t] = a[i, t] * tot[t]
+    else:
+        for i in range(n):
+            for t in range(k):
+                p = 1.0 / (1.0 + np.exp(-c[i] * (a[i, t] - o[i])))
+                out[i, t] = p
+                tot[t] += p
+        for t in range(k):
+            tot[t] = 1.0 - 1.0 / (1.0 + np.exp(-cp * (tot[t] - op)))
+        for i in range(n):
+            for t in range(k):
+                out[i, t] *= tot[t]
+
+
+@numba.njit(cache=True)
+def _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, raw_a, a, raw_s):
+    """Draw joint samples agent-major: all actions (agent by agent), then the sharers' shares."""
+    n, k = a.shape
+    for i in range(n):
+        for t in range(k):
+            x = mu_a[i] + sig_a[i] * rng.standard_normal()
+            raw_a[i, t] = x
+            a[i, t] = min(max(x, a_min), a_max)
+    for i in range(n):
+        if sharer[i]:
+            for t in range(k):
+                raw_s[i, t] = mu_s[i] + sig_s[i] * rng.standard_normal()
+        else:
+            for t in range(k):
+                raw_s[i, t] = 0.0
+
+
+@numba.njit(cache=True)
+def _clip_shares_t(raw, r, sharer, cap, out):
+    """Agent-major version of :func:`_clip_shares_kernel`."""
+    n, k = r.shape
+    for i in range(n):
+        for t in range(k):
+            if not sharer[i]:
+                out[i, t] = 0.0
+                continue
+            s = raw[i, t]
+            if cap and s > r[i, t]:
+                s = r[i, t]
+            if s < 0.0:
+                s = 0.0
+            out[i, t] = s
+
+
+@numba.njit(cache=True)
+def _utilities_t(r, s, sharer, rule, pool, u, tot):
+    """Agent-major version of :func:`_utilities_kernel` (Eq. 1 or the public code's rule)."""
+    n, k = r.shape
+    m = 0
+    for i in range(n):
+        if sharer[i]:
+            m += 1
+    if rule == 0:
+        denom = n - 1.0
+        active = m >= 1 and n >= 2
+    else:
+        denom = m - 1.0
+        active = m >= 2
+    if not active:
+        for i in range(n):
+            for t in range(k):
+                u[i, t] = r[i, t]
+        return
+    for t in range(k):
+        tot[t] = 0.0
+    for i in range(n):
+        if sharer[i]:
+            for t in range(k):
+                tot[t] += s[i, t]
+    for i in range(n):
+        receives = rule == 0 or sharer[i]
+        if not receives:
+            for t in range(k):
+                u[i, t] = r[i, t] - s[i, t]
+        elif pool == 0:
+            for t in range(k):
+                u[i, t] = r[i, t] - s[i, t] + (tot[t] - s[i, t]) / denom
+        else:
+            rec = 0.0
+            for t in range(k):
+                rec += (tot[t] - s[i, t]) / denom
+            rec /= k
+            for t in range(k):
+                u[i, t] = r[i, t] - s[i, t] + rec
+
+
+@numba.njit(cache=True)
+def _elite_mask(u, n_el, buf, mask):
+    """Mark in ``mask`` the ``n_el`` samples with the highest utility ``u`` (Alg. 2, line 10).
+
+    Ties at the threshold go to lower sample indices (the same set as the first ``n_el`` entries
+    of a stable descending sort, ``np.argsort(-u, kind="stable")[:n_el]``).
+    """
+    k = u.shape[0]
+    for t in range(k):
+        buf[t] = u[t]
+    thr = np.partition(buf, k - n_el)[k - n_el]
+    above = 0
+    for t in range(k):
+        if u[t] > thr:
+            above += 1
+    ties = n_el - above
+    for t in range(k):
+        if u[t] > thr:
+            mask[t] = True
+        elif u[t] == thr and ties > 0:
+            mask[t] = True
+            ties -= 1
+        else:
+            mask[t] = False
+
+
+@numba.njit(cache=True)
+def _masked_mean_std(x, mask, n_el):
+    """Mean and population standard deviation (``np.std``, ddof 0) of ``x[mask]``."""
+    m = 0.0
+    for t in range(x.shape[0]):
+        if mask[t]:
+            m += x[t]
+    m /= n_el
+    v = 0.0
+    for t in range(x.shape[0]):
+        if mask[t]:
+            d = x[t] - m
+            v += d * d
+    return m, math.sqrt(v / n_el)
+
+
+@numba.njit(cache=True)
+def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, sigma0, smu0, ssigma0,
+                   alpha, sigma_min, a_min, a_max, rule, cap, pool, update_raw, n_eval, rng,
+                   tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s, tr_u, tr_r, tr_s, tr_glob,
+                   ev_a, ev_s, ev_r, ev_u, ex_a, ex_s, ex_r, ex_u):
+    """Algorithm 2 (CE-DOS) for one market; writes traces and the final evaluation in place.
+
+    Traces: ``tr_mu_a`` etc. (n_iter + 1, n) hold the policy before each iteration and after the
+    last; ``tr_u``, ``tr_r``, ``tr_s`` (n_iter, n) the per-agent sample means of utility, reward and
+    (clipped) share in each iteration; ``tr_glob`` (n_iter,) the sample mean of global reward.
+    ``ev_*`` (n,) are means over ``n_eval`` executions of lines 16-18, ``ex_*`` the first one.
+    ``rng`` is a ``numpy.random.Generator``; samples are drawn agent-major (see
+    :func:`_sample_joint_t`), so a NumPy implementation drawing ``rng.standard_normal((n, k))``
+    reproduces the stream exactly.
+    """
+    n = sharer.shape[0]
+    mu_a = np.full(n, mu0)
+    sig_a = np.full(n, sigma0)
+    mu_s = np.full(n, smu0)
+    sig_s = np.full(n, ssigma0)
+    raw_a = np.empty((n, n_sample))
+    a = np.empty((n, n_sample))
+    raw_s = np.empty((n, n_sample))
+    s = np.empty((n, n_sample))
+    r = np.empty((n, n_sample))
+    u = np.empty((n, n_sample))
+    tot = np.empty(max(n_sample, n_eval))
+    buf = np.empty(n_sample)
+    el = np.empty(n_sample, dtype=np.bool_)
+    nan = np.nan
+    for it in range(n_iter):
+        for i in range(n):
+            tr_mu_a[it, i] = mu_a[i]
+            tr_sig_a[it, i] = sig_a[i]
+            tr_mu_s[it, i] = mu_s[i] if sharer[i] else nan
+            tr_sig_s[it, i] = sig_s[i] if sharer[i] else nan
+        # lines 3-6: sample, clip actions to the action space and shares to [0, r_i]
+        _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, raw_a, a, raw_s)
+        _rewards_t(code, xi, c, o, cp, op, a, r, tot)
+        _clip_shares_t(raw_s, r, sharer, cap, s)
+        # lines 8-9: utilities of Eq. 1
+        _utilities_t(r, s, sharer, rule, pool, u, tot)
+        g = 0.0
+        for i in range(n):
+            su = 0.0
+            sr = 0.0
+            ss = 0.0
+            for t in range(n_sample):
+                su += u[i, t]
+                sr += r[i, t]
+                ss += s[i, t]
+            g += sr
+            tr_u[it, i] = su / n_sample
+            tr_r[it, i] = sr / n_sample
+            tr_s[it, i] = ss / n_sample
+            # lines 10-15: elite by utility, mean/std of its actions and shares, smoothed, floored
+            _elite_mask(u[i], n_el, buf, el)
+            if update_raw:
+                m_new, sd_new = _masked_mean_std(raw_a[i], el, n_el)
+            else:
+                m_new, sd_new = _masked_mean_std(a[i], el, n_el)
+            mu_a[i] = (1.0 - alpha) * mu_a[i] + alpha * m_new
+            sig_a[i] = max((1.0 - alpha) * sig_a[i] + alpha * sd_new, sigma_min)
+            if sharer[i]:
+                m_new, sd_new = _masked_mean_std(s[i], el, n_el)
+                mu_s[i] = (1.0 - alpha) * mu_s[i] + alpha * m_new
+                sig_s[i] = max((1.0 - alpha) * sig_s[i] + alpha * sd_new, sigma_min)
+        tr_glob[it] = g / n_sample
+    for i in range(n):
+        tr_mu_a[n_iter, i] = mu_a[i]
+        tr_sig_a[n_iter, i] = sig_a[i]
+        tr_mu_s[n_iter, i] = mu_s[i] if sharer[i] else nan
+        tr_sig_s[n_iter, i] = sig_s[i] if sharer[i] else nan
+    # lines 16-18: execute a_i, s_i ~ pi_i (n_eval times, averaged)
+    e_raw_a = np.empty((n, n_eval))
+    e_a = np.empty((n, n_eval))
+    e_raw_s = np.empty((n, n_eval))
+    e_s = np.empty((n, n_eval))
+    e_r = np.empty((n, n_eval))
+    e_u = np.empty((n, n_eval))
+    _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, e_raw_a, e_a, e_raw_s)
+    _rewards_t(code, xi, c, o, cp, op, e_a, e_r, tot)
+    _clip_shares_t(e_raw_s, e_r, sharer, cap, e_s)
+    _utilities_t(e_r, e_s, sharer, rule, pool, e_u, tot)
+    for i in range(n):
+        ex_a[i] = e_a[i, 0]
+        ex_s[i] = e_s[i, 0]
+        ex_r[i] = e_r[i, 0]
+        ex_u[i] = e_u[i, 0]
+        ev_a[i] = e_a[i].mean()
+        ev_s[i] = e_s[i].mean()
+        ev_r[i] = e_r[i].mean()
+        ev_u[i] = e_u[i].mean()
+
+
+# ================================================================================================
+# Python layer
+# ================================================================================================
+
+
+def n_elite(n_sample: int, psi: float, elite: str = "drop") -> int:
+    """Number of elite samples kept per agent and iteration.
+
+    ``"drop"``: ``n_sample - floor(psi * n_sample)`` (Sec. 3.3; the public code's
+    ``sort[int(len(sort) * PSI):]``). ``"keep"``: ``floor(psi * n_sample)`` (Algorithm 2, line 10).
+
+    >>> n_elite(100, 0.25, "drop"), n_elite(100, 0.25, "keep")
+    (75, 25)
+    """
+    # the small epsilon guards against 0.29 * 100 = 28.999999999999996
+    dropped = int(math.floor(psi * n_sample + 1e-9))
+    return n_sample - dropped if elite == "drop" else dropped
+
+
+def _sharer_mask(n_agents: int, n_sharers, sharers) -> np.ndarray:
+    if sharers is not None:
+        if n_sharers is not None:
+            raise ValueError("give either n_sharers or sharers, not both")
+        mask = np.asarray(sharers)
+        if mask.dtype != np.bool_ or mask.shape != (n_agents,):
+            raise ValueError(f"sharers must be a boolean array of shape ({n_agents},); got {mask.dtype} {mask.shape}")
+        return mask.copy()
+    n_sharers = n_agents if n_sharers is None else n_sharers
+    n_sharers = experiments.check_int("n_sharers", n_sharers, min=0, max=n_agents)
+    mask = np.zeros(n_agents, dtype=np.bool_)
+    mask[:n_sharers] = True  # as in the public code: agents 0 .. n_sharers-1 share
+    return mask
+
+
+@dataclass
+class CEDOSResult:
+    """Outcome of one CE-DOS run (Algorithm 2).
+
+    Attributes
+    ----------
+    market : Market
+    sharer : ndarray of bool, shape (n,)
+    config : dict
+        The algorithm's parameters (everything passed to :func:`run_ce_dos` but the market).
+    mu_a, sigma_a, mu_s, sigma_s : ndarray, shape (n_iter + 1, n)
+        Policy means and standard deviations before every iteration and after the last one.
+        Share policies of defectors are NaN (defectors never share).
+    utility, reward, share : ndarray, shape (n_iter, n)
+        Per-agent means over the ``n_sample`` joint samples of each iteration.
+    global_reward : ndarray, shape (n_iter,)
+        Mean over samples of ``sum_i r_i`` (equal to ``sum_i u_i``, budget balance of Eq. 1).
+    final_action, final_share, final_reward, final_utility : ndarray, shape (n,)
+        Means over ``n_eval`` executions of the final policies (Algorithm 2, lines 16-18).
+    exec_action, exec_share, exec_reward, exec_utility : ndarray, shape (n,)
+        The first of those executions: the single joint action Algorithm 2 executes.
+    """
+
+    market: Market
+    sharer: np.ndarray
+    config: dict
+    mu_a: np.ndarray
+    sigma_a: np.ndarray
+    mu_s: np.ndarray
+    sigma_s: np.ndarray
+    utility: np.ndarray
+    reward: np.ndarray
+    share: np.ndarray
+    global_reward: np.ndarray
+    final_action: np.ndarray
+    final_share: np.ndarray
+    final_reward: np.ndarray
+    final_utility: np.ndarray
+    exec_action: np.ndarray
+    exec_share: np.ndarray
+    exec_reward: np.ndarray
+    exec_utility: np.ndarray
+
+    @property
+    def n_agents(self) -> int:
+        return int(self.sharer.size)
+
+    @property
+    def n_sharers(self) -> int:
+        return int(self.sharer.sum())
+
+    def summary(self) -> dict:
+        """Scalar outcomes (expected values under the final policies; NaN where a group is empty).
+
+        Keys: ``global_utility`` (sum of utilities), ``mean_share`` (mean over sharers),
+        ``sharer_utility`` and ``defector_utility`` (mean individual utility per group),
+        ``mean_action``, and the same with prefix ``last_`` from the last iteration's samples.
+        """
+        sh, de = self.sharer, ~self.sharer
+
+        def grp(x, m):
+            return float(x[m].mean()) if m.any() else float("nan")
+
+        out = {
+            "global_utility": float(self.final_utility.sum()),
+            "mean_share": grp(self.final_share, sh),
+            "sharer_utility": grp(self.final_utility, sh),
+            "defector_utility": grp(self.final_utility, de),
+            "mean_action": float(self.final_action.mean()),
+        }
+        u, s = self.utility[-1], self.share[-1]
+        out.update({
+            "last_global_utility": float(u.sum()),
+            "last_mean_share": grp(s, sh),
+            "last_sharer_utility": grp(u, sh),
+            "last_defector_utility": grp(u, de),
+        })
+        return out
+
+
+def run_ce_dos(
+    market: Market | str = "simple",
+    n_agents: int | None = None,
+    n_sharers: int | None = None,
+    *,
+    sharers=None,
+    n_iter: int = 100,
+    n_sample: int = 100,
+    mu0: float = 0.0,
+    sigma0: float = 1.0,
+    share_mu0: float = 0.0,
+    share_sigma0: float = 1.0,
+    psi: float = 0.25,
+    alpha: float = 0.5,
+    sigma_min: float = 0.2,
+    elite: str = "drop",
+    sharing: str = "eq1",
+    share_cap: str = "reward",
+    pool: str = "sample",
+    action_update: str = "clipped",
+    action_bounds: tuple[float, float] = (ACTION_MIN, ACTION_MAX),
+    n_eval: int = 100,
+    seed: int = 0,
+) -> CEDOSResult:
+    """Run Cross-Entropy DOS (Algorithm 2) on a market.
+
+    Parameters
+    ----------
+    market : Market or {"simple", "logistic"}
+        A market instance, or a kind to draw from the domain sampler of Sec. 4.2 with ``seed``.
+    n_agents : int, optional
+        Number of agents (>= 2); required when ``market`` is a kind.
+    n_sharers : int, optional
+        Agents ``0 .. n_sharers - 1`` share, the rest defect (default: all share).
+    sharers : array of bool, optional
+        Explicit sharer mask instead of ``n_sharers``.
+    n_iter, n_sample : int
+        Iterations and joint samples per iteration (Sec. 4.2: 100 and 100).
+    mu0, sigma0 : float
+        Prior of the action policies (Eq. 2; Sec. 4.2: 0 and 1).
+    share_mu0, share_sigma0 : float
+        Prior of the share policies (Sec. 4.2 gives one prior; the public code uses 0 and 1).
+    psi : float in (0, 1]
+        Elite fraction; its meaning depends on ``elite``.
+    alpha : float in (0, 1]
+        Learning rate of the mean and standard-deviation updates (Alg. 2, lines 12-13).
+    sigma_min : float > 0
+        Floor on every policy standard deviation (Alg. 2, line 14).
+    elite : {"drop", "keep"}
+        ``"drop"``: drop the worst ``psi`` fraction (Sec. 3.3, public code); ``"keep"``: keep the
+        best ``psi * n_sample`` (Alg. 2, line 10).
+    sharing : {"eq1", "sharers"}
+        Eq. 1 (all others receive) or the public code (only other sharers receive).
+    share_cap : {"reward", "none"}
+        Clip shares to ``[0, r_i(a)]`` (Sec. 4.2) or to ``[0, inf)``.
+    pool : {"sample", "batch"}
+        Receipts per joint sample (Eq. 1) or averaged over the iteration's samples (public code).
+    action_update : {"clipped", "raw"}
+        Elite statistics of clipped actions, or of the raw normal draws (public code).
+    action_bounds : (float, float)
+        Action space (Sec. 4.2: [0.1, 4]).
+    n_eval : int
+        Executions of the final policies averaged in ``final_*`` (1 = Algorithm 2 as printed).
+    seed : int
+        Seed of the kernel's random stream (and of the market when ``market`` is a kind).
+
+    Returns
+    -------
+    CEDOSResult
+    """
+    if isinstance(market, str):
+        experiments.check_choice("market", market, MARKETS)
+        if n_agents is None:
+            raise ValueError("n_agents is required when market is a kind ('simple' or 'logistic')")
+        n_agents = experiments.check_int("n_agents", n_agents, min=2)
+        market = sample_market(market, n_agents, np.random.SeedSequence([int(seed), 1]))
+    elif isinstance(market, Market):
+        if n_agents is not None and n_agents != market.n_agents:
+            raise ValueError(f"n_agents={n_agents} disagrees with the market's {market.n_agents} agents")
+        experiments.check_int("n_agents", market.n_agents, min=2)
+    else:
+        raise ValueError(f"market must be a Market or one of {MARKETS}; got {market!r}")
+    n = market.n_agents
+    mask = _sharer_mask(n, n_sharers, sharers)
+    n_iter = experiments.check_int("n_iter", n_iter, min=1)
+    n_sample = experiments.check_int("n_sample", n_sample, min=1)
+    mu0 = experiments.check_float("mu0", mu0)
+    sigma0 = experiments.check_float("sigma0", sigma0, min=0.0, min_inclusive=False)
+    share_mu0 = experiments.check_float("share_mu0", share_mu0)
+    share_sigma0 = experiments.check_float("share_sigma0", share_sigma0, min=0.0, min_inclusive=False)
+    psi = experiments.check_float("psi", psi, min=0.0, max=1.0, min_inclusive=False)
+    alpha = experiments.check_float("alpha", alpha, min=0.0, max=1.0, min_inclusive=False)
+    sigma_min = experiments.check_float("sigma_min", sigma_min, min=0.0, min_inclusive=False)
+    elite = experiments.check_choice("elite", elite, ELITE_MODES)
+    sharing = experiments.check_choice("sharing", sharing, SHARING_RULES)
+    share_cap = experiments.check_choice("share_cap", share_cap, SHARE_CAPS)
+    pool = experiments.check_choice("pool", pool, POOLS)
+    action_update = experiments.check_choice("action_update", action_update, ACTION_UPDATES)
+    n_eval = experiments.check_int("n_eval", n_eval, min=1)
+    seed = experiments.check_int("seed", seed, min=0, max=2**32 - 1)
+    try:
+        a_min, a_max = (float(x) for x in action_bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"action_bounds must be two numbers (low, high); got {action_bounds!r}") from None
+    if not (math.isfinite(a_min) and math.isfinite(a_max) and a_min < a_max):
+        raise ValueError(f"action_bounds must be finite with low < high; got {action_bounds!r}")
+    if market.kind == "simple" and a_min <= 0:
+        raise ValueError(f"action_bounds must be > 0 in the simple market (Eq. 3 divides by sum a); got {action_bounds!r}")
+    n_el = n_elite(n_sample, psi, elite)
+    if n_el < 1:
+        raise ValueError(
+            f"n_sample * psi leaves no elite sample: elite={elite!r}, psi={psi}, n_sample={n_sample} "
+            f"keeps {n_el}; increase n_sample or {'lower' if elite == 'drop' else 'raise'} psi"
+        )
+    tr = {k: np.empty((n_iter + 1, n)) for k in ("mu_a", "sigma_a", "mu_s", "sigma_s")}
+    it = {k: np.empty((n_iter, n)) for k in ("utility", "reward", "share")}
+    glob = np.empty(n_iter)
+    ev = {k: np.empty(n) for k in ("final_action", "final_share", "final_reward", "final_utility",
+                                    "exec_action", "exec_share", "exec_reward", "exec_utility")}
+    _ce_dos_kernel(
+        *market.kernel_args(), mask, n_iter, n_sample, n_el, mu0, sigma0, share_mu0, share_sigma0,
+        alpha, sigma_min, a_min, a_max, SHARING_RULES.index(sharing), share_cap == "reward",
+        POOLS.index(pool), action_update == "raw", n_eval, np.random.default_rng(seed),
+        tr["mu_a"], tr["sigma_a"], tr["mu_s"], tr["sigma_s"], it["utility"], it["reward"], it["share"], glob,
+        ev["final_action"], ev["final_share"], ev["final_reward"], ev["final_utility"],
+        ev["exec_action"], ev["exec_share"], ev["exec_reward"], ev["exec_utility"],
+    )
+    config = dict(n_iter=n_iter, n_sample=n_sample, mu0=mu0, sigma0=sigma0, share_mu0=share_mu0,
+                  share_sigma0=share_sigma0, psi=psi, alpha=alpha, sigma_min=sigma_min, elite=elite,
+                  sharing=sharing, share_cap=share_cap, pool=pool, action_update=action_update,
+                  action_bounds=(a_min, a_max), n_eval=n_eval, seed=seed, n_elite=n_el)
+    return CEDOSResult(market=market, sharer=mask, config=config, global_reward=glob, **tr, **it, **ev)
+
+
+# ------------------------------------------------------------------------------------------------
+# Eq. 1 and the share clipping as standalone functions (used by the tests and the notebooks)
+# ------------------------------------------------------------------------------------------------
+
+
+def clip_shares(raw_shares, rewards, sharer, share_cap: str = "reward") -> np.ndarray:
+    """Clip raw shares to ``[0, r_i]`` (``"reward"``, Sec. 4.2) or ``[0, inf)`` (``"none"``).
+
+    Defectors' shares are 0. Arrays of shape ``(k, n)`` or ``(n,)``.
+    """
+    experiments.check_choice("share_cap", share_cap, SHARE_CAPS)
+    raw, r, mask = _as_batch(raw_shares, rewards, sharer)
+    out = np.empty_like(r)
+    _clip_shares_t(raw, r, mask, share_cap == "reward", out)
+    return out.T.reshape(np.shape(rewards))
+
+
+def utilities(rewards, shares, sharer, sharing: str = "eq1", pool: str = "sample") -> np.ndarray:
+    """Utilities ``u_i(a, s)`` of Eq. 1 (or the public code's rule) for a batch of joint samples.
+
+    Parameters
+    ----------
+    rewards, shares : array_like of shape (k, n) or (n,)
+    sharer : array_like of bool, shape (n,)
+        Defectors' shares are ignored (they never share).
+    sharing : {"eq1", "sharers"}
+    pool : {"sample", "batch"}
+
+    Examples
+    --------
+    Two agents (Sec. 3.1): ``u_0 = r_0 - s_0 + s_1``.
+
+    >>> utilities([1.0, 2.0], [0.0, 1.0], [True, True]).tolist()
+    [2.0, 1.0]
+    """
+    experiments.check_choice("sharing", sharing, SHARING_RULES)
+    experiments.check_choice("pool", pool, POOLS)
+    s, r, mask = _as_batch(shares, rewards, sharer)
+    s = np.ascontiguousarray(np.where(mask[:, None], s, 0.0))
+    out = np.empty_like(r)
+    _utilities_t(r, s, mask, SHARING_RULES.index(sharing), POOLS.index(pool), out, np.empty(r.shape[1]))
+    return out.T.reshape(np.shape(rewards))
+
+
+def _as_batch(x, r, sharer):
+    r = np.asarray(r, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    if r.shape != x.shape or r.ndim not in (1, 2):
+        raise ValueError(f"rewards and shares must have the same shape (n,) or (k, n); got {r.shape} and {x.shape}")
+    n = r.shape[-1]
+    mask = np.asarray(sharer, dtype=np.bool_)
+    if mask.shape != (n,):
+        raise ValueError(f"sharer must have shape ({n},); got {mask.shape}")
+    # agent-major (n, k), the kernels' layout
+    return (np.ascontiguousarray(x.reshape(-1, n).T), np.ascontiguousarray(r.reshape(-1, n).T), mask)
+
+
+# ================================================================================================
+# Experiments of Sec. 4: Figs. 3-5
+# ================================================================================================
+
+#: Algorithm settings of Sec. 4.2 (shared by every preset below).
+PAPER_ALGO = dict(n_iter=100, n_sample=100, mu0=0.0, sigma0=1.0, psi=0.25, alpha=0.5, sigma_min=0.2)
+#: Default readings (see the module docstring).
+DEFAULT_READING = dict(sharing="eq1", elite="drop", share_cap="reward", pool="sample", action_update="clipped")
+#: The public code's readings throughout.
+CODE_READING = dict(sharing="sharers", elite="drop", share_cap="reward", pool="batch", action_update="raw")
+
+
+def figure_point(market: str, n_agents: int, n_sharers: int, market_seed: int, seed: int, **kw) -> dict:
+    """One run of the Figs. 3-5 grid: a market drawn with ``market_seed``, CE-DOS seeded with ``seed``.
+
+    Module-level and picklable, for :func:`sharelib.experiments.sweep`. The market depends only on
+    ``market_seed`` so that, as in the public code ("one market per run, reused across
+    fractions"), all sharer counts of one run face the same market. Returns ``summary()``.
+    """
+    m = sample_market(market, n_agents, np.random.SeedSequence(int(market_seed)))
+    return run_ce_dos(m, n_sharers=n_sharers, seed=seed, **kw).summary()
+
+
+def sharer_counts(n_agents: int, step: int = 1) -> list[int]:
+    """Sharer counts 0, step, 2 step, ..., always including n_agents."""
+    counts = list(range(0, n_agents + 1, step))
+    if counts[-1] != n_agents:
+        counts.append(n_agents)
+    return counts
+
+
+def figure_grid(markets, sizes, n_runs: int, seed: int = 0, steps=None, **kw) -> list[dict]:
+    """Grid of (market, n_agents, run, n_sharers) points for :func:`figure_point`.
+
+    ``steps`` maps ``n_agents`` to a sharer-count step (default 1: every count from 0 to n).
+    Extra keywords (algorithm settings and readings) are added to every point.
+    """
+    steps = dict(steps or {})
+    pts = []
+    for mk in markets:
+        for n in sizes:
+            for run in range(n_runs):
+                ms = int(np.random.SeedSequence(seed, spawn_key=(MARKETS.index(mk), int(n), run)).generate_state(1)[0])
+                for k in sharer_counts(int(n), int(steps.get(n, steps.get(str(n), 1)))):
+                    pts.append(dict(market=mk, n_agents=int(n), n_sharers=k, market_seed=ms, run=run, **kw))
+    return pts
+
+
+def _figure_point_grid(market, n_agents, n_sharers, market_seed, run, seed, **kw):
+    return figure_point(market, n_agents, n_sharers, market_seed, seed, **kw)
+
+
+def figure_data(markets=("simple", "logistic"), sizes=(10, 50, 100), n_runs: int = 10, *, seed: int = 0,
+                steps=None, backend: str = "processes", n_jobs=None, cache=None, progress: bool = True,
+                **kw) -> dict:
+    """Run the whole Figs. 3-5 grid through :func:`sharelib.experiments.sweep`.
+
+    Returns ``{(market, n_agents): panel}`` where ``panel`` (see :func:`panel_arrays`) holds the
+    sharer counts and arrays of shape (n_runs, n_counts) for every summary key.
+    """
+    pts = figure_grid(markets, sizes, n_runs, seed, steps, **kw)
+    res = experiments.sweep(_figure_point_grid, pts, runs=1, seed=seed, backend=backend, n_jobs=n_jobs,
+                            cache=cache, progress=progress, desc="CE-DOS Figs. 3-5")
+    return panel_arrays(res)
+
+
+def panel_arrays(points) -> dict:
+    """Group sweep points by (market, n_agents) into arrays indexed [run, sharer-count]."""
+    groups: dict = {}
+    for p in points:
+        key = (p.params["market"], p.params["n_agents"])
+        groups.setdefault(key, []).append(p)
+    out = {}
+    for key, pts in groups.items():
+        counts = sorted({p.params["n_sharers"] for p in pts})
+        runs = sorted({p.params["run"] for p in pts})
+        ci = {k: j for j, k in enumerate(counts)}
+        ri = {r: j for j, r in enumerate(runs)}
+        keys = list(pts[0].value)
+        arr = {k: np.full((len(runs), len(counts)), np.nan) for k in keys}
+        for p in pts:
+            for k in keys:
+                arr[k][ri[p.params["run"]], ci[p.params["n_sharers"]]] = p.value[k]
+        out[key] = {"n_sharers": np.array(counts), **arr}
+    return out
+
+
+def claims(panels: dict, prefix: str = "") -> list[dict]:
+    """The paper's claims, per (market, n), as numbers.
+
+    For each panel: Spearman rank correlation of the number of sharers with global utility (over
+    all runs and counts; Sec. 4.3, "the fraction of sharing agents correlates with global
+    utility"), the global utility with all sharers over none, the Spearman and Pearson correlation
+    of the mean share with global utility (over runs and counts with at least one sharer; Sec. 4.3,
+    "the amount of shared value correlates with global reward"), and in how many mixed populations
+    (1 <= sharers <= n - 1, per run) defectors out-earn sharers (Sec. 4.4, the dilemma).
+    ``prefix="last_"`` uses the last iteration's sample means instead of the final evaluation.
+    """
+    from .. import metrics
+
+    rows = []
+    for (mk, n), P in sorted(panels.items(), key=lambda kv: (MARKETS.index(kv[0][0]), kv[0][1])):
+        k = P["n_sharers"]
+        g = P[prefix + "global_utility"]
+        kk = np.broadcast_to(k, g.shape)
+        share = P[prefix + "mean_share"]
+        has = kk > 0
+        mixed = (kk > 0) & (kk < n)
+        su, du = P[prefix + "sharer_utility"][mixed], P[prefix + "defector_utility"][mixed]
+        g0 = g[:, k == 0].mean() if (k == 0).any() else np.nan
+        gn = g[:, k == n].mean() if (k == n).any() else np.nan
+        rows.append({
+            "market": mk,
+            "n_agents": int(n),
+            "spearman_sharers_global": metrics.spearman(kk.ravel(), g.ravel()),
+            "spearman_sharers_global_means": metrics.spearman(k, g.mean(axis=0)),
+            "global_all_over_none": float(gn / g0),
+            "spearman_share_global": metrics.spearman(share[has], g[has]) if has.sum() > 1 else np.nan,
+            "pearson_share_global": metrics.pearson(share[has], g[has]) if has.sum() > 1 else np.nan,
+            "defectors_out_earn": int((du > su).sum()),
+            "mixed_populations": int(mixed.sum()),
+        })
+    return rows
+
+
+# ================================================================================================
+# Fig. 1: the two-agent coin example
+# ================================================================================================
+
+
+@dataclass(frozen=True)
+class CoinExample:
+    """Fig. 1: one coin, worth ``value_yellow`` to agent 1 and ``value_blue`` to agent 2.
+
+    ``payoffs[x, y]`` is the pair of expected rewards when agent 1 picks up (x = 1) or not
+    (x = 0) and agent 2 picks up (y = 1) or not; when both try, each gets the coin with
+    probability 1/2.
+    """
+
+    payoffs: np.ndarray
+    nash: tuple
+    nash_values: tuple
+    shared_profile: tuple
+    transfer: float
+    shared_values: tuple
+    shared_profile_is_equilibrium: bool
+
+
+def coin_example(value_yellow: float = 1.0, value_blue: float = 2.0, transfer: float = 1.0) -> CoinExample:
+    """Compute Fig. 1 exactly.
+
+    Without sharing, picking up is dominant for both (0.5 > 0 for yellow, 1 > 0 for blue when
+    the other tries), so the equilibrium is (try, try) with expected values 0.5 and 1. With
+    sharing, yellow abstains, blue collects the coin (worth 2) and transfers ``transfer``;
+    the expected values become ``(transfer, 2 - transfer)`` = (1, 1) for ``transfer = 1``, a strong
+    Pareto improvement. With that transfer conditioned on yellow abstaining, abstaining is a best
+    response for yellow (1 >= 0.5) and the profile is an equilibrium of the game with sharing.
+
+    >>> ex = coin_example()
+    >>> ex.nash_values, ex.shared_values
+    ((0.5, 1.0), (1.0, 1.0))
+    """
+    vy = experiments.check_float("value_yellow", value_yellow, min=0.0)
+    vb = experiments.check_float("value_blue", value_blue, min=0.0)
+    t = experiments.check_float("transfer", transfer, min=0.0)
+    P = np.zeros((2, 2, 2))
+    for x in (0, 1):
+        for y in (0, 1):
+            if x and y:
+                P[x, y] = (0.5 * vy, 0.5 * vb)
+            elif x:
+                P[x, y] = (vy, 0.0)
+            elif y:
+                P[x, y] = (0.0, vb)
+    nash = [(x, y) for x in (0, 1) for y in (0, 1)
+            if P[x, y, 0] >= P[1 - x, y, 0] and P[x, y, 1] >= P[x, 1 - y, 1]]
+    ne = nash[0]
+    shared = (float(P[0, 1, 0] + t), float(P[0, 1, 1] - t))
+    # yellow deviating to "try" forfeits the transfer and gets P[1, 1, 0]; blue deviating to
+    # "not" gets 0 and pays nothing.
+    eq = shared[0] >= P[1, 1, 0] and shared[1] >= P[0, 0, 1]
+    return CoinExample(payoffs=P, nash=ne, nash_values=(float(P[ne][0]), float(P[ne][1])),
+                       shared_profile=(0, 1), transfer=t, shared_values=shared,
+                       shared_profile_is_equilibrium=bool(eq))
+
+
+def simulate_coin_game(profile, transfer: float = 0.0, n_episodes: int = 100_000, seed: int = 0,
+                       value_yellow: float = 1.0, value_blue: float = 2.0) -> tuple[float, float]:
+    """Monte-Carlo check of Fig. 1: mean rewards of (yellow, blue) for a pick-up profile.
+
+    ``profile = (x, y)`` with 1 = try to pick up. When both try, a fair coin flip decides. Blue
+    transfers ``transfer`` to yellow whenever it holds the coin.
+    """
+    x, y = (int(v) for v in profile)
+    rng = np.random.default_rng(seed)
+    n = experiments.check_int("n_episodes", n_episodes, min=1)
+    if x and y:
+        blue_wins = rng.random(n) < 0.5
+    elif y:
+        blue_wins = np.ones(n, dtype=bool)
+    else:
+        blue_wins = np.zeros(n, dtype=bool)
+    yellow_wins = (~blue_wins) & bool(x)
+    ry = yellow_wins * value_yellow + blue_wins * transfer
+    rb = blue_wins * (value_blue - transfer)
+    return float(ry.mean()), float(rb.mean())
+
+
+# ================================================================================================
+# Presets
+# ================================================================================================
+
+experiments.register_presets(
+    "ce_dos.method",
+    quick=dict(market="simple", n_agents=10, n_sharers=5, seed=0, **PAPER_ALGO),
+    paper=dict(market="simple", n_agents=10, n_sharers=5, seed=0, **PAPER_ALGO),
+)
+
+experiments.register_presets(
+    "ce_dos.figures",
+    quick=dict(sizes=[4, 10], n_runs=3, count_step=1, seed=0, **PAPER_ALGO),
+    paper=dict(sizes=[10, 50, 100], n_runs=10, count_step=1, seed=0, **PAPER_ALGO),
+)
+
+experiments.register_presets(
+    "ce_dos.ablations",
+    quick=dict(n_agents=10, n_runs=3, count_step=5, seed=0, n_iter=100, n_sample=100),
+    paper=dict(n_agents=50, n_runs=10, count_step=5, seed=0, n_iter=100, n_sample=100),
+)
