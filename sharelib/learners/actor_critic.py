@@ -1,0 +1,479 @@
+r"""On-policy actor-critic learners: REINFORCE with baseline, A2C and PPO (one implementation).
+
+All three share :class:`ActorCritic`: per network (one per agent, or one shared), a categorical
+policy MLP ``pi_theta(a | o)`` and a separate value MLP ``V_phi(o)``, each with its own Adam.
+One *iteration* collects ``n_steps`` steps from all ``E`` copies of the environment, then
+
+1. ``r <- hooks.reward(r)``                              (reward transformation)
+2. ``adv, R = GAE(r, V, dones; gamma, lambda)``            (Schulman et al. 2016, Eq. 16)
+3. ``adv <- hooks.advantage(adv)``                         (advantage transformation)
+4. ``n_epochs`` passes over ``n_minibatches`` shuffled minibatches; per minibatch the policy
+   loss ``L_pi + ent_coef * (-H) + hooks.loss`` and value loss ``vf_coef * 0.5 (V - R)^2`` are
+   minimised with one Adam step each (gradients clipped to ``max_grad_norm`` per network);
+5. ``hooks.params({"policy": ..., "value": ...})``         (parameter exchange)
+
+The three algorithms are presets of these knobs:
+
+=============  ===========================  =======  ======  ==========  ======
+learner        policy loss ``L_pi``         lambda   epochs  minibatch   norm
+=============  ===========================  =======  ======  ==========  ======
+REINFORCE      ``-A log pi`` (Williams 92)  1.0      1       1           no
+A2C            ``-A log pi`` (Mnih 2016)    1.0      1       1           no
+PPO            clipped ratio (Eq. 7 of      0.95     4       4           yes
+               Schulman et al. 2017)
+=============  ===========================  =======  ======  ==========  ======
+
+With ``lambda = 1`` the advantage is the Monte-Carlo return minus the learned baseline ``V``
+(REINFORCE with baseline) or the ``n_steps``-step bootstrapped return minus ``V`` (A2C); when a
+rollout ends inside an episode both bootstrap from ``V`` of the last observation (choose
+``n_steps`` a multiple of the episode length for a pure Monte-Carlo REINFORCE).  Episode ends
+(terminal or time limit) are never bootstrapped, as the environment interface prescribes.
+Differences from some public implementations, on purpose: policy and value have separate
+networks and optimisers (so ``vf_coef`` only matters through gradient clipping), gradients are
+clipped per network, there is no value-function clipping, and the learning rate is constant.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..nn.heads import (
+    _log_softmax_row,
+    categorical_entropy,
+    categorical_logp,
+    pg_surrogate,
+    ppo_surrogate,
+    value_loss,
+)
+from ..nn.mlp import MLP, _backward, _forward
+from ..nn.optim import Adam, _clip_rows
+from .common import EpisodeTracker, TrainResult, gae
+from .hooks import HookContext, Hooks, LossBatch, Rollout
+
+__all__ = ["ActorCritic", "REINFORCE", "A2C", "PPO"]
+
+
+# ----------------------------------------------------------------------------------- kernels
+@numba.njit(cache=True)
+def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
+    """Sample actions for all copies and agents; also return log-probs and values."""
+    E, n, d = obs.shape
+    A = pi_sizes[pi_sizes.shape[0] - 1]
+    x = np.empty((E, d))
+    pc = np.empty((E, np.sum(pi_sizes)))
+    vc = np.empty((E, np.sum(v_sizes)))
+    acts = np.empty((E, n), np.int64)
+    logp = np.empty((E, n))
+    vals = np.empty((E, n))
+    row = np.empty(A)
+    for i in range(n):
+        k = 0 if shared else i
+        for e in range(E):
+            for j in range(d):
+                x[e, j] = obs[e, i, j]
+        z = _forward(pi_pop[k], pi_sizes, act, x, pc)
+        v = _forward(v_pop[k], v_sizes, act, x, vc)
+        for e in range(E):
+            _log_softmax_row(z[e], row)
+            a = A - 1
+            if greedy:
+                a = np.argmax(row)
+            else:
+                c = 0.0
+                for q in range(A):
+                    c += np.exp(row[q])
+                    if u[e, i] < c:
+                        a = q
+                        break
+            acts[e, i] = a
+            logp[e, i] = row[a]
+            vals[e, i] = v[e, 0]
+    return acts, logp, vals
+
+
+@numba.njit(cache=True)
+def _values_kernel(v_pop, v_sizes, act, obs, shared):
+    E, n, d = obs.shape
+    x = np.empty((E, d))
+    vc = np.empty((E, np.sum(v_sizes)))
+    vals = np.empty((E, n))
+    for i in range(n):
+        k = 0 if shared else i
+        for e in range(E):
+            for j in range(d):
+                x[e, j] = obs[e, i, j]
+        v = _forward(v_pop[k], v_sizes, act, x, vc)
+        for e in range(E):
+            vals[e, i] = v[e, 0]
+    return vals
+
+
+@numba.njit(cache=True)
+def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra, grad):
+    """Policy-loss gradient on a minibatch (into ``grad``, zeroed here).
+
+    clip > 0: PPO clipped surrogate; clip <= 0: plain policy gradient.  ``extra`` (B, A) is
+    added to d loss / d logits when it has B rows.  Returns (loss, entropy, approx_kl, clipfrac).
+    """
+    B = X.shape[0]
+    cache = np.empty((B, np.sum(sizes)))
+    z = _forward(p, sizes, act, X, cache)
+    logp, dlogp = categorical_logp(z, A)
+    H, dH = categorical_entropy(z)
+    if clip > 0:
+        loss, dl, kl, cf = ppo_surrogate(logp, old_logp, adv, clip)
+    else:
+        loss, dl = pg_surrogate(logp, adv)
+        kl = 0.0
+        cf = 0.0
+        for b in range(B):
+            lr = logp[b] - old_logp[b]
+            kl += (np.exp(lr) - 1.0) - lr
+        kl /= B
+    nA = z.shape[1]
+    dz = np.empty((B, nA))
+    use_extra = extra.shape[0] == B
+    Hm = 0.0
+    for b in range(B):
+        Hm += H[b]
+        for k in range(nA):
+            dz[b, k] = dl[b] * dlogp[b, k] - ent_coef / B * dH[b, k]
+            if use_extra:
+                dz[b, k] += extra[b, k]
+    Hm /= B
+    grad[:] = 0.0
+    _backward(p, sizes, act, cache, dz, grad, np.empty((0, sizes[0])))
+    return loss - ent_coef * Hm, Hm, kl, cf
+
+
+@numba.njit(cache=True)
+def _value_step_grad(p, sizes, act, X, R, vf_coef, grad):
+    B = X.shape[0]
+    cache = np.empty((B, np.sum(sizes)))
+    v = _forward(p, sizes, act, X, cache)
+    loss, dv = value_loss(v[:, 0], R)
+    dout = np.empty((B, 1))
+    for b in range(B):
+        dout[b, 0] = vf_coef * dv[b]
+    grad[:] = 0.0
+    _backward(p, sizes, act, cache, dout, grad, np.empty((0, sizes[0])))
+    return loss
+
+
+# ----------------------------------------------------------------------------------- learner
+def _pos_int(name, v, lo=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
+    return int(v)
+
+
+def _float_in(name, v, lo, hi, lo_incl=True, hi_incl=True):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a float in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}; got {v!r}")
+    ok = (x >= lo if lo_incl else x > lo) and (x <= hi if hi_incl else x < hi)
+    if not ok:
+        raise ValueError(f"{name} must be a float in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}; got {v!r}")
+    return x
+
+
+class ActorCritic:
+    """Multi-agent on-policy actor-critic (REINFORCE / A2C / PPO; see the module docstring).
+
+    Parameters
+    ----------
+    obs_dim, n_actions, n_agents : int
+        Sizes (take them from an environment with :meth:`for_env`).
+    hidden : tuple of int
+        Hidden layer widths of both policy and value MLPs (``()`` = linear / tabular).
+    activation : {"tanh", "relu"}
+    lr, vf_lr : float
+        Adam step sizes of the policy and of the value network (``vf_lr=None``: same as ``lr``).
+    gamma, gae_lambda : float
+        Discount and GAE lambda.
+    n_steps : int
+        Rollout length per iteration (per copy).
+    n_epochs, n_minibatches : int
+        Passes over the rollout and minibatches per pass.
+    clip : float or None
+        PPO ratio clip epsilon (``None``: plain policy gradient).
+    ent_coef, vf_coef, max_grad_norm : float
+    norm_adv : bool
+        Normalise advantages per minibatch (PPO).
+    share_params : bool
+        One policy and one value network for all agents (trained on all agents' data).
+    hooks : Hooks or None
+        Sharing hooks (see :mod:`sharelib.learners`).
+    seed : int
+        Seeds initialisation; :meth:`train` takes its own seed for sampling.
+    """
+
+    algo = "actor-critic"
+
+    def __init__(self, obs_dim, n_actions, n_agents=1, *, hidden=(64, 64), activation="tanh",
+                 lr=3e-4, vf_lr=None, gamma=0.99, gae_lambda=0.95, n_steps=128, n_epochs=4,
+                 n_minibatches=4, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+                 norm_adv=True, share_params=False, hooks=None, seed=0):
+        self.obs_dim = _pos_int("obs_dim", obs_dim)
+        self.n_actions = _pos_int("n_actions", n_actions, 2)
+        self.n_agents = _pos_int("n_agents", n_agents)
+        self.hidden = tuple(_pos_int("hidden width", h) for h in hidden)
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"activation must be 'tanh' or 'relu'; got {activation!r}")
+        self.activation = activation
+        self.lr = _float_in("lr", lr, 0, np.inf, lo_incl=False)
+        self.vf_lr = self.lr if vf_lr is None else _float_in("vf_lr", vf_lr, 0, np.inf, lo_incl=False)
+        self.gamma = _float_in("gamma", gamma, 0, 1)
+        self.gae_lambda = _float_in("gae_lambda", gae_lambda, 0, 1)
+        self.n_steps = _pos_int("n_steps", n_steps)
+        self.n_epochs = _pos_int("n_epochs", n_epochs)
+        self.n_minibatches = _pos_int("n_minibatches", n_minibatches)
+        self.clip = None if clip is None else _float_in("clip", clip, 0, 1, lo_incl=False)
+        self.ent_coef = _float_in("ent_coef", ent_coef, 0, np.inf)
+        self.vf_coef = _float_in("vf_coef", vf_coef, 0, np.inf, lo_incl=False)
+        self.max_grad_norm = _float_in("max_grad_norm", max_grad_norm, 0, np.inf, lo_incl=False)
+        self.norm_adv = bool(norm_adv)
+        self.share_params = bool(share_params)
+        self.hooks = Hooks() if hooks is None else hooks
+        if not isinstance(self.hooks, Hooks):
+            raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
+        self.seed = int(seed)
+
+        self.policy_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation)
+        self.value_net = MLP((self.obs_dim, *self.hidden, 1), activation)
+        m = 1 if self.share_params else self.n_agents
+        rng = np.random.default_rng(self.seed)
+        self.policy_params = self.policy_net.init(rng, n=m, out_gain=0.01)
+        self.value_params = self.value_net.init(rng, n=m, out_gain=1.0)
+        self.policy_opt = Adam(self.policy_params.shape, lr=self.lr, eps=1e-5)
+        self.value_opt = Adam(self.value_params.shape, lr=self.vf_lr, eps=1e-5)
+        self.iteration = 0
+        self.env_steps = 0
+
+    @classmethod
+    def for_env(cls, env, **kw):
+        """Build a learner sized for ``env`` (uses ``obs_dim``, ``n_actions``, ``n_agents``)."""
+        return cls(env.obs_dim, env.n_actions, env.n_agents, **kw)
+
+    @property
+    def n_networks(self):
+        return self.policy_params.shape[0]
+
+    # ------------------------------------------------------------------------------ acting
+    def act(self, obs, rng=None, greedy=False):
+        """Actions for observations ``(E, n, obs_dim)``: ``(actions (E, n), logp (E, n), values (E, n))``."""
+        obs = np.asarray(obs)
+        if obs.ndim != 3 or obs.shape[1:] != (self.n_agents, self.obs_dim):
+            raise ValueError(f"obs must have shape (E, {self.n_agents}, {self.obs_dim}); got {obs.shape}")
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        u = rng.random(obs.shape[:2])
+        return _act_kernel(self.policy_params, self.value_params, self.policy_net._sizes,
+                           self.value_net._sizes, self.policy_net._act, obs, u,
+                           self.share_params, bool(greedy))
+
+    def probs(self, obs):
+        """Action probabilities ``(E, n, n_actions)`` of every agent's policy."""
+        z = self.policy_net.forward_agents(self.policy_params, obs, self.share_params)
+        z = z - z.max(axis=-1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=-1, keepdims=True)
+
+    # ------------------------------------------------------------------------------ training
+    def collect(self, env, obs, rng, tracker):
+        """Run ``n_steps`` steps of ``env`` from ``obs``; returns ``(Rollout, next obs)``."""
+        T, E, n = self.n_steps, env.n_envs, self.n_agents
+        O = np.empty((T, E, n, self.obs_dim), np.float32)
+        Acts = np.empty((T, E, n), np.int64)
+        R = np.empty((T, E, n))
+        D = np.empty((T, E), np.bool_)
+        V = np.empty((T + 1, E, n))
+        LP = np.empty((T, E, n))
+        for t in range(T):
+            a, lp, v = self.act(obs, rng)
+            O[t] = obs
+            Acts[t], LP[t], V[t] = a, lp, v
+            obs, r, d = env.step(a)
+            R[t], D[t] = r, d
+            tracker.add(r, d)
+        V[T] = _values_kernel(self.value_params, self.value_net._sizes, self.value_net._act,
+                              obs, self.share_params)
+        self.env_steps += T * E
+        return Rollout(O, Acts, R, D, V, LP, obs.copy()), obs
+
+    def update(self, rollout, rng):
+        """One learning iteration from a rollout (steps 1-5 of the module docstring); returns stats."""
+        ctx = HookContext(self, self.iteration, self.env_steps, rollout)
+        rewards = rollout.rewards
+        if self.hooks.reward is not None:
+            rewards = np.asarray(self.hooks.reward(rewards, ctx), dtype=np.float64)
+            if rewards.shape != rollout.rewards.shape:
+                raise ValueError(f"reward hook must return shape {rollout.rewards.shape}; got {rewards.shape}")
+        adv, ret = gae(np.ascontiguousarray(rewards), rollout.values, rollout.dones,
+                       self.gamma, self.gae_lambda)
+        ctx.returns = ret
+        if self.hooks.advantage is not None:
+            adv2 = np.asarray(self.hooks.advantage(adv, ctx), dtype=np.float64)
+            if adv2.shape != adv.shape:
+                raise ValueError(f"advantage hook must return shape {adv.shape}; got {adv2.shape}")
+            adv = adv2
+        ctx.advantages = adv
+        T, E, n, d = rollout.obs.shape
+        N = T * E
+        obs = rollout.obs.reshape(N, n, d)
+        acts = rollout.actions.reshape(N, n)
+        oldlp = rollout.logp.reshape(N, n)
+        advf = adv.reshape(N, n)
+        retf = ret.reshape(N, n)
+        if self.share_params:
+            # network 0 sees every agent's samples: stack agent-major
+            data = [(np.ascontiguousarray(obs.transpose(1, 0, 2).reshape(n * N, d), dtype=np.float64),
+                     acts.T.reshape(-1).copy(), oldlp.T.reshape(-1).copy(), advf.T.reshape(-1).copy(),
+                     retf.T.reshape(-1).copy(), np.repeat(np.arange(n), N), np.tile(np.arange(N), n))]
+        else:
+            data = [(np.ascontiguousarray(obs[:, i, :], dtype=np.float64), acts[:, i].copy(),
+                     oldlp[:, i].copy(), advf[:, i].copy(), retf[:, i].copy(),
+                     np.full(N, i), np.arange(N)) for i in range(n)]
+        clip = -1.0 if self.clip is None else self.clip
+        pi_grad = np.zeros_like(self.policy_params)
+        v_grad = np.zeros_like(self.value_params)
+        stats = dict(policy_loss=0.0, value_loss=0.0, entropy=0.0, approx_kl=0.0, clip_frac=0.0)
+        n_upd = 0
+        no_extra = np.empty((0, self.n_actions))
+        for _ in range(self.n_epochs):
+            perms = [rng.permutation(len(dat[1])) for dat in data]
+            Nk = len(data[0][1])
+            mb = max(1, Nk // self.n_minibatches)
+            for s in range(0, Nk - mb + 1, mb):
+                for k, (X, A, OL, AD, RT, AG, IX) in enumerate(data):
+                    idx = perms[k][s:s + mb]
+                    Xb, Ab, OLb, ADb, RTb = X[idx], A[idx], OL[idx], AD[idx], RT[idx]
+                    if self.norm_adv and len(idx) > 1:
+                        ADb = (ADb - ADb.mean()) / (ADb.std() + 1e-8)
+                    extra = no_extra
+                    if self.hooks.loss is not None:
+                        logits = self.policy_net.forward(self.policy_params[k], Xb)
+                        lb = LossBatch(k, AG[idx], Xb, Ab, logits, ADb, OLb, IX[idx], ctx)
+                        _val, extra = self.hooks.loss(lb)
+                        extra = np.ascontiguousarray(extra, dtype=np.float64)
+                        if extra.shape != logits.shape:
+                            raise ValueError(f"loss hook must return dlogits of shape {logits.shape}; got {extra.shape}")
+                    pl, H, kl, cf = _policy_step_grad(
+                        self.policy_params[k], self.policy_net._sizes, self.policy_net._act, Xb, Ab,
+                        OLb, ADb, clip, self.ent_coef, extra, pi_grad[k])
+                    vl = _value_step_grad(self.value_params[k], self.value_net._sizes,
+                                          self.value_net._act, Xb, RTb, self.vf_coef, v_grad[k])
+                    stats["policy_loss"] += pl
+                    stats["value_loss"] += vl
+                    stats["entropy"] += H
+                    stats["approx_kl"] += kl
+                    stats["clip_frac"] += cf
+                    n_upd += 1
+                _clip_rows(pi_grad, self.max_grad_norm)
+                _clip_rows(v_grad, self.max_grad_norm)
+                self.policy_opt.step(self.policy_params, pi_grad)
+                self.value_opt.step(self.value_params, v_grad)
+        if self.hooks.params is not None:
+            self.hooks.params({"policy": self.policy_params, "value": self.value_params}, ctx)
+        self.iteration += 1
+        return {k: v / max(n_upd, 1) for k, v in stats.items()}
+
+    def train(self, env, total_steps, seed=0, progress=False, callback=None):
+        """Train on ``env`` for at least ``total_steps`` environment steps (summed over copies).
+
+        ``callback(learner, iteration, result_so_far)`` is called after every iteration (for
+        notebooks' live plots).  Returns a :class:`TrainResult` (returns are the environment's
+        rewards, before hooks).
+        """
+        self._check_env(env)
+        total_steps = _pos_int("total_steps", total_steps)
+        ss = np.random.SeedSequence(seed)
+        rng = np.random.default_rng(ss)
+        obs = env.reset(int(ss.generate_state(1)[0] % (2**31)))
+        tracker = EpisodeTracker(env.n_envs, self.n_agents)
+        per_iter = self.n_steps * env.n_envs
+        K = -(-total_steps // per_iter)
+        steps, rets, eps = np.zeros(K, np.int64), np.full((K, self.n_agents), np.nan), np.zeros(K, np.int64)
+        st = {}
+        it = range(K)
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, desc=f"{type(self).__name__}", leave=False)
+        for k in it:
+            ro, obs = self.collect(env, obs, rng, tracker)
+            s = self.update(ro, rng)
+            for key, v in s.items():
+                st.setdefault(key, np.zeros(K))[k] = v
+            steps[k] = self.env_steps
+            rets[k], eps[k] = tracker.pop()
+            if callback is not None:
+                callback(self, k, TrainResult(steps[:k + 1], rets[:k + 1], eps[:k + 1]))
+        return TrainResult(steps, rets, eps, st)
+
+    def evaluate(self, env, n_episodes=10, seed=0, greedy=True):
+        """Mean environment return per agent over ``n_episodes`` episodes (summed over copies)."""
+        return evaluate(self, env, n_episodes, seed, greedy)
+
+    def _check_env(self, env):
+        if (env.obs_dim, env.n_actions, env.n_agents) != (self.obs_dim, self.n_actions, self.n_agents):
+            raise ValueError(
+                f"env has (obs_dim, n_actions, n_agents) = {(env.obs_dim, env.n_actions, env.n_agents)}"
+                f" but the learner was built for {(self.obs_dim, self.n_actions, self.n_agents)}")
+
+
+def evaluate(learner, env, n_episodes=10, seed=0, greedy=True, max_steps=None):
+    """Run ``learner.act`` until ``n_episodes`` episodes (over all copies) end; mean return per agent."""
+    rng = np.random.default_rng(seed)
+    obs = env.reset(int(seed))
+    tr = EpisodeTracker(env.n_envs, env.n_agents)
+    total = np.zeros(env.n_agents)
+    count = 0
+    limit = max_steps or 100 * max(env.max_steps, 1) * n_episodes
+    for _ in range(limit):
+        a = learner.act(obs, rng, greedy=greedy)[0]
+        obs, r, d = env.step(a)
+        tr.add(r, d)
+        m, c = tr.pop()
+        if c:
+            total += m * c
+            count += c
+            if count >= n_episodes:
+                break
+    return total / max(count, 1)
+
+
+class REINFORCE(ActorCritic):
+    """REINFORCE with a learned baseline (Williams 1992): Monte-Carlo advantages, one step per rollout."""
+
+    algo = "reinforce"
+
+    def __init__(self, obs_dim, n_actions, n_agents=1, **kw):
+        d = dict(gae_lambda=1.0, n_epochs=1, n_minibatches=1, clip=None, norm_adv=False,
+                 lr=1e-2, ent_coef=0.0, n_steps=16, max_grad_norm=10.0)
+        d.update(kw)
+        super().__init__(obs_dim, n_actions, n_agents, **d)
+
+
+class A2C(ActorCritic):
+    """Advantage actor-critic (synchronous A3C, Mnih et al. 2016): n-step returns, one step per rollout."""
+
+    algo = "a2c"
+
+    def __init__(self, obs_dim, n_actions, n_agents=1, **kw):
+        d = dict(gae_lambda=1.0, n_epochs=1, n_minibatches=1, clip=None, norm_adv=False,
+                 lr=7e-4, n_steps=5, ent_coef=0.01, max_grad_norm=0.5)
+        d.update(kw)
+        super().__init__(obs_dim, n_actions, n_agents, **d)
+
+
+class PPO(ActorCritic):
+    """Proximal policy optimisation with clipped ratio and GAE (Schulman et al. 2017)."""
+
+    algo = "ppo"
+
+    def __init__(self, obs_dim, n_actions, n_agents=1, **kw):
+        d = dict(gae_lambda=0.95, n_epochs=4, n_minibatches=4, clip=0.2, norm_adv=True,
+                 lr=3e-4, n_steps=128, ent_coef=0.01, max_grad_norm=0.5)
+        d.update(kw)
+        super().__init__(obs_dim, n_actions, n_agents, **d)

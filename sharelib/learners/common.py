@@ -1,0 +1,84 @@
+"""Pieces shared by the learners: result container, episode bookkeeping, argument checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+__all__ = ["TrainResult", "EpisodeTracker", "gae"]
+
+
+@dataclass
+class TrainResult:
+    """Learning curve of one training run.
+
+    ``steps`` int ``(K,)``: environment steps (summed over copies) at the end of iteration ``k``;
+    ``returns`` ``(K, n)``: mean *environment* return (before any reward hook) of the episodes that
+    finished during iteration ``k`` (NaN if none did); ``episodes`` ``(K,)``: how many finished;
+    ``stats``: per-iteration diagnostics (losses, entropy, ...), a dict of ``(K,)`` arrays.
+    """
+
+    steps: np.ndarray
+    returns: np.ndarray
+    episodes: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+    def final_return(self, last_fraction: float = 0.1) -> np.ndarray:
+        """Per-agent mean return over the last ``last_fraction`` of iterations (episode-weighted)."""
+        K = len(self.steps)
+        k0 = min(K - 1, int(np.floor(K * (1.0 - last_fraction))))
+        w = self.episodes[k0:].astype(float)
+        r = np.nan_to_num(self.returns[k0:])
+        if w.sum() == 0:
+            return np.full(self.returns.shape[1], np.nan)
+        return (w[:, None] * r).sum(axis=0) / w.sum()
+
+
+class EpisodeTracker:
+    """Running per-copy returns; collects the returns of finished episodes."""
+
+    def __init__(self, E, n):
+        self.running = np.zeros((E, n))
+        self.finished_sum = np.zeros(n)
+        self.finished_count = 0
+
+    def add(self, rewards, dones):
+        self.running += rewards
+        if dones.any():
+            self.finished_sum += self.running[dones].sum(axis=0)
+            self.finished_count += int(dones.sum())
+            self.running[dones] = 0.0
+
+    def pop(self):
+        """``(mean return per agent or NaN, count)`` of episodes finished since the last pop."""
+        c = self.finished_count
+        m = self.finished_sum / c if c else np.full_like(self.finished_sum, np.nan)
+        self.finished_sum = np.zeros_like(self.finished_sum)
+        self.finished_count = 0
+        return m, c
+
+
+@numba.njit(cache=True)
+def gae(rewards, values, dones, gamma, lam):
+    """Generalised advantage estimation (Schulman et al. 2016, Eq. 16), time-major.
+
+    rewards ``(T, E, n)``, values ``(T + 1, E, n)``, dones ``(T, E)`` (no bootstrap across an
+    episode end).  Returns ``(advantages, returns = advantages + values[:T])``.  ``lam = 1`` gives
+    Monte-Carlo returns minus the baseline (bootstrapped from ``values[T]`` at the rollout's end),
+    ``lam = 0`` one-step TD errors.
+    """
+    T, E, n = rewards.shape
+    adv = np.empty((T, E, n))
+    ret = np.empty((T, E, n))
+    for e in range(E):
+        for i in range(n):
+            last = 0.0
+            for t in range(T - 1, -1, -1):
+                nonterm = 0.0 if dones[t, e] else 1.0
+                delta = rewards[t, e, i] + gamma * values[t + 1, e, i] * nonterm - values[t, e, i]
+                last = delta + gamma * lam * nonterm * last
+                adv[t, e, i] = last
+                ret[t, e, i] = last + values[t, e, i]
+    return adv, ret

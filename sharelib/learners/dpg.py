@@ -1,0 +1,139 @@
+r"""Deterministic policy gradient for outputs on the probability simplex (DDPG-style).
+
+Used by LToS's high-level policy, whose action is a vector of sharing weights on the simplex.
+Per agent (or one shared network):
+
+- actor ``w = mu_theta(o) = softmax(f_theta(o))`` with ``f_theta`` an MLP, so ``w`` lies in the
+  open simplex ``{w_k > 0, sum_k w_k = 1}``; exploration adds Gaussian noise of scale
+  ``noise_std`` to the *logits* (``softmax(f_theta(o) + sigma xi)``), which keeps ``w`` on the
+  simplex;
+- critic ``Q_phi(o, w)``, an MLP on the concatenation ``[o, w]``, regressed on given targets
+  (``0.5 (Q - y)^2``, Adam);
+- the actor follows the deterministic policy gradient (Silver et al. 2014, Eq. 7 / Lillicrap et
+  al. 2016): ``grad_theta J = E[ d f_theta / d theta^T  J_softmax(w)^T  dQ/dw ]`` with the
+  softmax Jacobian ``J = diag(w) - w w^T``.  :meth:`SimplexDPG.update_actor` takes ``dQ/dw``
+  from the critic, :meth:`SimplexDPG.update_actor_with_grad` from any caller (e.g. a
+  differentiable objective or another learner's critic);
+- target networks (``tau`` soft updates) for the caller's TD targets.
+
+Shapes: observations ``(B, n, obs_dim)``; weights ``(B, n, k)``; targets ``(B, n)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.mlp import MLP
+from ..nn.optim import Adam, clip_grad_norm
+from .actor_critic import _float_in, _pos_int
+
+__all__ = ["SimplexDPG"]
+
+
+def _softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+class SimplexDPG:
+    """Deterministic policy gradient learner with simplex-valued actions (module docstring)."""
+
+    def __init__(self, obs_dim, k, n_agents=1, *, hidden=(64, 64), critic_hidden=(64, 64),
+                 activation="relu", actor_lr=1e-3, critic_lr=1e-3, tau=0.01, noise_std=0.3,
+                 max_grad_norm=10.0, share_params=False, seed=0):
+        self.obs_dim = _pos_int("obs_dim", obs_dim)
+        self.k = _pos_int("k", k, 2)
+        self.n_agents = _pos_int("n_agents", n_agents)
+        self.tau = _float_in("tau", tau, 0, 1, lo_incl=False)
+        self.noise_std = _float_in("noise_std", noise_std, 0, np.inf)
+        self.max_grad_norm = _float_in("max_grad_norm", max_grad_norm, 0, np.inf, lo_incl=False)
+        self.share_params = bool(share_params)
+        m = 1 if self.share_params else self.n_agents
+        self.actor = MLP((self.obs_dim, *hidden, self.k), activation)
+        self.critic = MLP((self.obs_dim + self.k, *critic_hidden, 1), activation)
+        rng = np.random.default_rng(seed)
+        self.actor_params = self.actor.init(rng, n=m, out_gain=0.01)
+        self.critic_params = self.critic.init(rng, n=m, out_gain=1.0)
+        self.actor_target = self.actor_params.copy()
+        self.critic_target = self.critic_params.copy()
+        self.actor_opt = Adam(self.actor_params.shape, lr=_float_in("actor_lr", actor_lr, 0, np.inf, lo_incl=False))
+        self.critic_opt = Adam(self.critic_params.shape, lr=_float_in("critic_lr", critic_lr, 0, np.inf, lo_incl=False))
+
+    def _net(self, i):
+        return 0 if self.share_params else i
+
+    def _check_obs(self, obs):
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.ndim != 3 or obs.shape[1:] != (self.n_agents, self.obs_dim):
+            raise ValueError(f"obs must have shape (B, {self.n_agents}, {self.obs_dim}); got {obs.shape}")
+        return obs
+
+    def act(self, obs, rng=None, explore=True, target=False):
+        """Simplex weights ``(B, n, k)``; Gaussian logit noise when ``explore``."""
+        obs = self._check_obs(obs)
+        P = self.actor_target if target else self.actor_params
+        z = self.actor.forward_agents(P, obs, self.share_params)
+        if explore and self.noise_std > 0:
+            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+            z = z + self.noise_std * rng.standard_normal(z.shape)
+        return _softmax(z)
+
+    def q(self, obs, w, target=False):
+        """Critic values ``(B, n)`` of weights ``w`` ``(B, n, k)``."""
+        obs = self._check_obs(obs)
+        x = np.concatenate([obs, np.asarray(w, dtype=np.float64)], axis=-1)
+        P = self.critic_target if target else self.critic_params
+        return self.critic.forward_agents(P, x, self.share_params)[..., 0]
+
+    def update_critic(self, obs, w, targets):
+        """One Adam step on ``0.5 mean (Q(o, w) - y)^2`` per network; returns the mean loss."""
+        obs = self._check_obs(obs)
+        x = np.concatenate([obs, np.asarray(w, dtype=np.float64)], axis=-1)
+        y = np.asarray(targets, dtype=np.float64)
+        grad = np.zeros_like(self.critic_params)
+        loss = 0.0
+        for i in range(self.n_agents):
+            k = self._net(i)
+            q, cache = self.critic.forward_cache(self.critic_params[k], x[:, i])
+            u = q[:, 0] - y[:, i]
+            loss += 0.5 * np.mean(u * u) / self.n_agents
+            scale = self.n_agents if self.share_params else 1
+            self.critic.backward(self.critic_params[k], cache, (u / (len(u) * scale))[:, None], grad=grad[k])
+        clip_grad_norm(grad, self.max_grad_norm)
+        self.critic_opt.step(self.critic_params, grad)
+        return loss
+
+    def update_actor_with_grad(self, obs, dJ_dw):
+        """One Adam *ascent* step on ``J`` given ``dJ/dw`` ``(B, n, k)`` at ``w = mu(o)``."""
+        obs = self._check_obs(obs)
+        g = np.asarray(dJ_dw, dtype=np.float64)
+        grad = np.zeros_like(self.actor_params)
+        B = obs.shape[0]
+        scale = self.n_agents if self.share_params else 1
+        for i in range(self.n_agents):
+            k = self._net(i)
+            z, cache = self.actor.forward_cache(self.actor_params[k], obs[:, i])
+            w = _softmax(z)
+            dz = w * (g[:, i] - (w * g[:, i]).sum(axis=1, keepdims=True))  # J_softmax^T dJ/dw
+            self.actor.backward(self.actor_params[k], cache, -dz / (B * scale), grad=grad[k])
+        clip_grad_norm(grad, self.max_grad_norm)
+        self.actor_opt.step(self.actor_params, grad)
+
+    def update_actor(self, obs):
+        """One DPG step using the critic's ``dQ/dw`` at ``w = mu(o)``."""
+        obs = self._check_obs(obs)
+        w = self.act(obs, explore=False)
+        x = np.concatenate([obs, w], axis=-1)
+        g = np.zeros_like(w)
+        for i in range(self.n_agents):
+            k = self._net(i)
+            _, cache = self.critic.forward_cache(self.critic_params[k], x[:, i])
+            _, dx = self.critic.backward(self.critic_params[k], cache, np.ones((obs.shape[0], 1)), need_dx=True)
+            g[:, i] = dx[:, self.obs_dim:]
+        self.update_actor_with_grad(obs, g)
+
+    def soft_update_targets(self):
+        """``target <- (1 - tau) target + tau online`` for actor and critic."""
+        self.actor_target += self.tau * (self.actor_params - self.actor_target)
+        self.critic_target += self.tau * (self.critic_params - self.critic_target)
