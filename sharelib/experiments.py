@@ -90,8 +90,10 @@ def check_int(name: str, value: Any, *, min: int | None = None, max: int | None 
     """
     rng = _range_text(min, max)
     what = f"an integer {rng}".rstrip()
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer():
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    if not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
             value = int(value)
         else:
             raise ValueError(f"{name} must be {what}; got {value!r}")

@@ -1,0 +1,64 @@
+"""Command line: ``python -m sharelib list`` and ``python -m sharelib reproduce``.
+
+Examples::
+
+    python -m sharelib list
+    python -m sharelib reproduce --preset quick
+    python -m sharelib reproduce --paper ce_dos d3c --preset paper --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__, pipeline
+from .experiments import PRESET_NAMES
+
+
+def _cmd_list(args) -> int:
+    notebooks = pipeline.select(pipeline.find_notebooks(), args.paper)
+    for nb in notebooks:
+        print(f"{nb.paper:<14} notebooks/{nb.relpath}")
+        for name, p in pipeline.describe(nb).items():
+            default = p["default"]
+            help_text = f"  # {p['help']}" if p["help"] else ""
+            print(f"    {name}: {p['type']} = {default}{help_text}")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    failures = pipeline.reproduce(args.paper, preset=args.preset, jobs=args.jobs)
+    if failures:
+        print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sharelib", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"sharelib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_list = sub.add_parser("list", help="show each notebook with its parameters, types, defaults and help")
+    p_list.add_argument("--paper", nargs="+", metavar="NAME", help="only these papers")
+    p_list.set_defaults(func=_cmd_list)
+
+    p_rep = sub.add_parser("reproduce", help="execute notebooks with papermill and write their figures")
+    p_rep.add_argument("--paper", nargs="+", metavar="NAME", help="only these papers (default: all)")
+    p_rep.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESET_NAMES)} (default: quick)")
+    p_rep.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default: 1)")
+    p_rep.set_defaults(func=_cmd_reproduce)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

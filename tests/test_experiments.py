@@ -1,0 +1,215 @@
+"""Presets, validation, seeded sweeps on every backend, and the crash-safe result cache."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sharelib import experiments as ex
+
+
+# --- validation --------------------------------------------------------------------------------
+
+def test_check_int_names_parameter_and_range():
+    assert ex.check_int("n", 3, min=2) == 3
+    assert ex.check_int("n", 4.0, min=2) == 4
+    with pytest.raises(ValueError, match=r"n_agents must be an integer >= 2; got 1"):
+        ex.check_int("n_agents", 1, min=2)
+    with pytest.raises(ValueError, match=r"runs must be an integer in \[1, 10\]; got 11"):
+        ex.check_int("runs", 11, min=1, max=10)
+    with pytest.raises(ValueError, match="n must be an integer"):
+        ex.check_int("n", 2.5)
+    with pytest.raises(ValueError):
+        ex.check_int("n", True)
+
+
+def test_check_float_open_and_closed_bounds():
+    assert ex.check_float("psi", 1.0, min=0, max=1, min_inclusive=False) == 1.0
+    with pytest.raises(ValueError, match=r"psi must be a number in \(0, 1\]; got 0.0"):
+        ex.check_float("psi", 0.0, min=0, max=1, min_inclusive=False)
+    with pytest.raises(ValueError, match="alpha"):
+        ex.check_float("alpha", float("nan"))
+    with pytest.raises(ValueError, match="alpha"):
+        ex.check_float("alpha", "0.5")
+
+
+def test_check_choice_and_bool():
+    assert ex.check_choice("market", "simple", ["simple", "logistic"]) == "simple"
+    with pytest.raises(ValueError, match=r"market must be one of 'simple', 'logistic'; got 'linear'"):
+        ex.check_choice("market", "linear", ["simple", "logistic"])
+    assert ex.check_bool("clip", np.bool_(True)) is True
+    with pytest.raises(ValueError, match="clip must be True or False"):
+        ex.check_bool("clip", 1)
+
+
+# --- presets -----------------------------------------------------------------------------------
+
+def test_presets_resolve_overrides_and_errors():
+    ex.register_presets("test.demo", quick={"n": 2, "runs": 1}, paper={"n": 100, "runs": 10})
+    assert ex.resolve("test.demo", "paper") == {"n": 100, "runs": 10, "preset": "paper"}
+    assert ex.resolve("test.demo", "quick", runs=5, n=None) == {"n": 2, "runs": 5, "preset": "quick"}
+    with pytest.raises(ValueError, match=r"preset must be one of 'quick', 'paper'; got 'fast'"):
+        ex.resolve("test.demo", "fast")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        ex.resolve("test.demo", "quick", m=3)
+    with pytest.raises(ValueError, match="experiment must be one of"):
+        ex.get_preset("test.nope", "quick")
+    with pytest.raises(ValueError, match="different keys"):
+        ex.register_presets("test.bad", quick={"n": 1}, paper={"m": 1})
+
+
+# --- sweeps ------------------------------------------------------------------------------------
+
+def noisy_point(scale, shift, seed):
+    """A sweep point whose value depends on every input bit of its seed."""
+    rng = np.random.default_rng(seed)
+    return scale * rng.normal(size=4) + shift
+
+
+GRID = ex.grid(scale=[1.0, 2.0, 3.0], shift=[0.0, 10.0])
+
+
+def _values(points):
+    return np.stack([p.value for p in points])
+
+
+def test_seeds_depend_on_point_not_position():
+    a = ex.sweep(noisy_point, GRID, runs=2, backend="serial", progress=False)
+    b = ex.sweep(noisy_point, GRID[::-1], runs=2, backend="serial", progress=False)
+    by_key = {(tuple(p.params.items()), p.run): p.value for p in b}
+    for p in a:
+        np.testing.assert_array_equal(p.value, by_key[(tuple(p.params.items()), p.run)])
+    seeds = [p.seed for p in a]
+    assert len(set(seeds)) == len(seeds), "every point and run gets its own seed"
+    assert [p.run for p in a[:2]] == [0, 1] and a[0].params == GRID[0]
+
+
+def test_sweep_identical_serial_processes_and_dask():
+    cloudpickle = pytest.importorskip("cloudpickle")
+    distributed = pytest.importorskip("distributed")
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    serial = _values(ex.sweep(noisy_point, GRID, runs=3, seed=7, backend="serial", progress=False))
+    procs = _values(ex.sweep(noisy_point, GRID, runs=3, seed=7, backend="processes", n_jobs=2, progress=False))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = _values(ex.sweep(noisy_point, GRID, runs=3, seed=7, backend="dask", address=cluster.scheduler_address,
+                                progress=False))
+    assert serial.tobytes() == procs.tobytes() == dask.tobytes()
+    other = _values(ex.sweep(noisy_point, GRID, runs=3, seed=8, backend="serial", progress=False))
+    assert not np.array_equal(serial, other), "the root seed must matter"
+
+
+def test_sweep_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ex.sweep(noisy_point, GRID, backend="mpi")
+    with pytest.raises(ValueError, match="runs must be an integer >= 1"):
+        ex.sweep(noisy_point, GRID, runs=0)
+    with pytest.raises(ValueError, match="empty grid"):
+        ex.sweep(noisy_point, [])
+
+
+# --- cache -------------------------------------------------------------------------------------
+
+CALLS = []
+
+
+def counted_point(x, seed):
+    CALLS.append(x)
+    return {"x": x, "r": float(np.random.default_rng(seed).random())}
+
+
+def test_cache_resumes_without_recomputing(tmp_path):
+    CALLS.clear()
+    grid = ex.grid(x=[1, 2, 3])
+    first = ex.sweep(counted_point, grid[:2], runs=2, backend="serial", cache=tmp_path, progress=False)
+    assert len(CALLS) == 4
+    CALLS.clear()
+    second = ex.sweep(counted_point, grid, runs=2, backend="serial", cache=tmp_path, progress=False)
+    assert sorted(CALLS) == [3, 3], "only the new grid point is computed"
+    assert [p.value for p in second[:4]] == [p.value for p in first]
+
+
+def test_cache_detects_corruption_and_recomputes(tmp_path):
+    CALLS.clear()
+    grid = ex.grid(x=[1, 2])
+    clean = ex.sweep(counted_point, grid, backend="serial", cache=tmp_path, progress=False)
+    files = sorted(tmp_path.glob("*.pkl"))
+    assert len(files) == 2
+    files[0].write_bytes(files[0].read_bytes()[:-3])  # truncated
+    data = bytearray(files[1].read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit in the payload
+    files[1].write_bytes(bytes(data))
+    CALLS.clear()
+    with pytest.warns(ex.CacheCorruptionWarning, match="corrupted or truncated"):
+        again = ex.sweep(counted_point, grid, backend="serial", cache=tmp_path, progress=False)
+    assert sorted(CALLS) == [1, 2], "both damaged points are recomputed"
+    assert [p.value for p in again] == [p.value for p in clean]
+    CALLS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and the rewritten files are clean
+        ex.sweep(counted_point, grid, backend="serial", cache=tmp_path, progress=False)
+    assert CALLS == []
+
+
+def test_cache_key_changes_with_parameters_seed_and_function(tmp_path):
+    cache = ex.ResultCache(tmp_path)
+    k = cache.key(counted_point, {"x": 1}, 0, 5)
+    assert k != cache.key(counted_point, {"x": 2}, 0, 5)
+    assert k != cache.key(counted_point, {"x": 1}, 0, 6)
+    assert k != cache.key(noisy_point, {"x": 1}, 0, 5)
+    assert k == cache.key(counted_point, {"x": 1}, 0, 5)
+
+
+KILL_SCRIPT = textwrap.dedent('''
+    import json, sys, time
+    from pathlib import Path
+    import numpy as np
+    from sharelib import experiments as ex
+
+    marks = Path(sys.argv[2])
+
+    def slow_point(x, seed):
+        (marks / f"computed-{x}-{time.time_ns()}").touch()
+        time.sleep(0.15)
+        return float(np.random.default_rng(seed).random()) + x
+
+    points = ex.sweep(slow_point, ex.grid(x=list(range(24))), backend=sys.argv[3], n_jobs=2,
+                      cache=sys.argv[1], progress=False)
+    print(json.dumps([p.value for p in points]))
+''')
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_killed_sweep_resumes_where_it_stopped(tmp_path, backend):
+    script = tmp_path / "kill_me.py"
+    script.write_text(KILL_SCRIPT)
+    cache, marks = tmp_path / "cache", tmp_path / "marks"
+    marks.mkdir()
+    cmd = [sys.executable, str(script), str(cache), str(marks), backend]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(cache.glob("*.pkl"))) < 6 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: workers too
+    proc.wait()
+    done_before = {p.name for p in cache.glob("*.pkl")}
+    assert 6 <= len(done_before) < 24, "the sweep was killed midway"
+    for stale in marks.iterdir():
+        stale.unlink()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    recomputed = len(list(marks.iterdir()))
+    assert recomputed == 24 - len(done_before), "finished points are not recomputed"
+    values = json.loads(out.stdout)
+    fresh = tmp_path / "fresh"
+    out2 = subprocess.run([sys.executable, str(script), str(fresh), str(marks), "serial"],
+                          capture_output=True, text=True, check=True)
+    assert values == json.loads(out2.stdout), "resumed results equal an uninterrupted run"
+    assert not list(cache.glob(".tmp-*")) or all(p.stat().st_size >= 0 for p in cache.glob(".tmp-*"))

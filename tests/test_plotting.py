@@ -1,0 +1,69 @@
+"""savefig writes PNG and PDF where the preset says, with a provenance entry; the manifest survives races."""
+
+import json
+import multiprocessing
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from sharelib import __version__, plotting  # noqa: E402
+
+
+@pytest.fixture
+def figdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHARELIB_FIGURES_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _fig():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+def test_savefig_writes_both_formats_and_provenance(figdir):
+    entry = plotting.savefig(_fig(), "fig3_global_utility", paper="demo", notebook="demo/01.ipynb",
+                             params={"preset": "paper", "n": 10}, seeds=[0, 1])
+    assert (figdir / "demo" / "fig3_global_utility.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (figdir / "demo" / "fig3_global_utility.pdf").read_bytes()[:5] == b"%PDF-"
+    manifest = json.loads((figdir / "MANIFEST.json").read_text())
+    record = manifest["demo/fig3_global_utility"]
+    assert record == entry
+    assert record["notebook"] == "demo/01.ipynb" and record["parameters"] == {"preset": "paper", "n": 10}
+    assert record["seeds"] == [0, 1] and record["sharelib_version"] == __version__
+    assert record["git_commit"] and record["wall_time_s"] >= 0 and record["preset"] == "paper"
+
+
+def test_quick_figures_do_not_overwrite_paper_figures(figdir):
+    plotting.savefig(_fig(), "fig1", paper="demo", notebook="d.ipynb", params={"preset": "quick"})
+    assert (figdir / "demo" / "quick" / "fig1.png").exists()
+    assert not (figdir / "demo" / "fig1.png").exists()
+
+
+def test_savefig_rejects_bad_names(figdir):
+    with pytest.raises(ValueError, match="fig_id"):
+        plotting.savefig(_fig(), "../evil", paper="demo", notebook="d.ipynb", params={})
+    with pytest.raises(ValueError, match="paper"):
+        plotting.savefig(_fig(), "fig1", paper="", notebook="d.ipynb", params={})
+
+
+def _hammer(directory, worker):
+    for i in range(25):
+        plotting.update_manifest(f"w{worker}/fig{i}", {"worker": worker, "i": i}, directory)
+
+
+def test_manifest_updates_are_atomic_under_concurrency(figdir):
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_hammer, args=(str(figdir), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    manifest = json.loads((figdir / "MANIFEST.json").read_text())
+    assert len(manifest) == 100, "no update is lost when four writers race"
+    assert not [f for f in os.listdir(figdir) if f.startswith(".MANIFEST-")], "no temporary file left behind"
