@@ -82,12 +82,8 @@ class Adam:
         self.v = np.zeros(shape)
         self.t = 0
 
-    def step(self, params, grad, rows=None):
-        """Update ``params`` in place from ``grad`` (same shape).
-
-        For a population, ``rows`` optionally restricts the update to some
-        agents (their own step counts are not tracked separately).
-        """
+    def step(self, params, grad):
+        """Update ``params`` in place from ``grad`` (same shape); returns ``params``."""
         if params.shape != self.m.shape or grad.shape != self.m.shape:
             raise ValueError(f"params and grad must have shape {self.m.shape}; got {params.shape}, {grad.shape}")
         if not params.flags.c_contiguous:
