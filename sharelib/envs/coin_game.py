@@ -270,6 +270,38 @@ class CoinGame(MultiAgentEnv):
         """Coin owner per cell, int8 ``(E, size, size)``: -1 none, 0 or 1 the owner (a copy)."""
         return self._coins.reshape(self.n_envs, self.size, self.size).copy()
 
+    def set_state(self, positions, coins) -> np.ndarray:
+        """Put every copy in a given state (for tests and figures); returns the new observation.
+
+        ``positions``: int ``(E, 2, 2)`` or ``(2, 2)`` of ``(row, col)`` per agent; ``coins``: int
+        ``(E, size, size)`` or ``(size, size)`` with -1 (no coin), 0 or 1 (owner).
+        """
+        S, E = self.size, self.n_envs
+        pos = np.broadcast_to(np.asarray(positions, dtype=np.int64), (E, 2, 2))
+        cns = np.broadcast_to(np.asarray(coins, dtype=np.int64), (E, S, S))
+        if pos.min() < 0 or pos.max() >= S:
+            raise ValueError(f"positions must be in [0, {S - 1}]")
+        if cns.min() < -1 or cns.max() > 1:
+            raise ValueError("coins must be -1 (none), 0 or 1")
+        if self.spawn == "single" and np.any((cns >= 0).reshape(E, -1).sum(1) != 1):
+            raise ValueError("spawn='single' needs exactly one coin per copy")
+        if not self._has_reset:
+            self.reset(0)
+        self._pos[:] = pos[..., 0] * S + pos[..., 1]
+        self._coins[:] = cns.reshape(E, S * S)
+        self._n_coins[:] = (self._coins >= 0).sum(1)
+        for e in range(E):
+            _write_obs(self._obs, self._pos, self._coins, e, S)
+        return self._obs.copy()
+
+    def encode_obs(self) -> np.ndarray:
+        """Observations re-encoded from scratch from the current state (the tests compare them with
+        the incrementally updated ones)."""
+        out = np.zeros_like(self._obs)
+        for e in range(self.n_envs):
+            _write_obs(out, self._pos, self._coins, e, self.size)
+        return out
+
     def reset(self, seed: int = 0) -> np.ndarray:
         self.coin_counts[:] = 0
         return super().reset(seed)
