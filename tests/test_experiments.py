@@ -213,3 +213,14 @@ def test_killed_sweep_resumes_where_it_stopped(tmp_path, backend):
                           capture_output=True, text=True, check=True)
     assert values == json.loads(out2.stdout), "resumed results equal an uninterrupted run"
     assert not list(cache.glob(".tmp-*")) or all(p.stat().st_size >= 0 for p in cache.glob(".tmp-*"))
+
+
+def test_sweep_on_ray_matches_serial_when_ray_is_installed():
+    ray = pytest.importorskip("ray")
+    serial = _values(ex.sweep(noisy_point, GRID, runs=2, seed=3, backend="serial", progress=False))
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
+    try:
+        on_ray = _values(ex.sweep(noisy_point, GRID, runs=2, seed=3, backend="ray", progress=False))
+    finally:
+        ray.shutdown()
+    assert serial.tobytes() == on_ray.tobytes()
