@@ -75,7 +75,7 @@ class BoxSpec:
 # ----------------------------------------------------------------------------------------------
 # per-copy random streams (SplitMix64; Steele, Lea & Flood 2014)
 # ----------------------------------------------------------------------------------------------
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def rng_next(state, e):
     """Advance copy ``e``'s SplitMix64 state in place and return the next 64-bit output."""
     s = state[e] + np.uint64(0x9E3779B97F4A7C15)
@@ -86,13 +86,13 @@ def rng_next(state, e):
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def rng_uniform(state, e):
     """A float in ``[0, 1)`` from copy ``e``'s stream (53 random bits)."""
     return (rng_next(state, e) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def rng_integer(state, e, n):
     """An integer uniform on ``{0, ..., n - 1}`` from copy ``e``'s stream (n small, bias < 2**-50)."""
     return np.int64(rng_uniform(state, e) * n)

@@ -107,7 +107,7 @@ def _reset_kernel(mask, rng, pos, coins, n_coins, t, obs, S, single):
             _write_obs(obs, pos, coins, e, S)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _set_agent_bits(obs, e, p0, p1, C, v):
     obs[e, 0, p0] = v
     obs[e, 0, C + p1] = v
@@ -115,7 +115,7 @@ def _set_agent_bits(obs, e, p0, p1, C, v):
     obs[e, 1, C + p0] = v
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _set_coin_bits(obs, e, cell, owner, C, v):
     obs[e, 0, (2 + owner) * C + cell] = v
     obs[e, 1, (3 - owner) * C + cell] = v

@@ -45,7 +45,7 @@ from . import render as _r
 __all__ = ["TrustYourBrother"]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _ring_dist(a, b, L):
     d = a - b
     if d < 0:
