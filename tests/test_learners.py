@@ -1,0 +1,165 @@
+"""sharelib.learners: single-agent sanity (each learner solves a toy problem to its known
+optimum within a small fixed budget), GAE against a hand computation, DPG on the simplex,
+determinism and validation; sharelib.envs.toy: the toy games' closed forms."""
+
+import numpy as np
+import pytest
+
+from sharelib.envs.toy import Bandit, Chain, GridWorld, MatrixGame
+from sharelib.learners import A2C, DQN, PPO, REINFORCE, SimplexDPG, gae
+
+
+# ------------------------------------------------------------------------------ toy envs
+def test_gridworld_optimal_path_and_time_limit():
+    env = GridWorld(2, size=4, step_cost=0.01, max_steps=20)
+    env.reset(0)
+    total = np.zeros(2)
+    for a in [1, 1, 1, 3, 3, 3]:
+        obs, r, d = env.step(np.full((2, 1), a))
+        total += r[:, 0]
+    np.testing.assert_allclose(total, env.optimal_return)
+    assert env.optimal_return == pytest.approx(0.94)
+    assert d.all() and obs[:, 0, 0].all()  # auto-reset to the start cell
+    for t in range(20):  # bumping into the top wall until the time limit
+        obs, r, d = env.step(np.zeros((2, 1), int))
+    assert d.all() and env.truncated.all()
+
+
+def test_chain_and_bandit_and_matrix_game_rewards():
+    ch = Chain(1, length=5, small_reward=0.01)
+    ch.reset(0)
+    rs = [ch.step(np.array([[1]]))[1][0, 0] for _ in range(4)]
+    assert rs == [0, 0, 0, 1.0]
+    _, r, _ = ch.step(np.array([[0]]))
+    assert r[0, 0] == 0.01
+    b = Bandit(4000, means=(0.1, 0.7), noise_std=0.5)
+    b.reset(3)
+    _, r, d = b.step(np.ones((4000, 1), int))
+    assert d.all() and abs(r.mean() - 0.7) < 0.03 and abs(r.std() - 0.5) < 0.03
+    m = MatrixGame(4)
+    m.reset(0)
+    _, r, _ = m.step(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]))
+    np.testing.assert_array_equal(r, [[3, 3], [0, 5], [5, 0], [1, 1]])
+
+
+# ------------------------------------------------------------------------------ GAE
+def test_gae_hand_computed():
+    # one copy, one agent, T = 3, episode ends after t = 1
+    r = np.array([1.0, 2.0, 3.0]).reshape(3, 1, 1)
+    v = np.array([0.5, 0.4, 0.3, 0.2]).reshape(4, 1, 1)
+    d = np.array([False, True, False]).reshape(3, 1)
+    g, lam = 0.9, 0.8
+    d2 = 3 + g * 0.2 - 0.3
+    d1 = 2 - 0.4  # terminal: no bootstrap
+    d0 = 1 + g * 0.4 - 0.5
+    adv, ret = gae(r, v, d, g, lam)
+    np.testing.assert_allclose(adv[:, 0, 0], [d0 + g * lam * d1, d1, d2])
+    np.testing.assert_allclose(ret, adv + v[:3])
+    # lambda = 1: Monte-Carlo return minus baseline within the episode
+    adv1, _ = gae(r, v, d, g, 1.0)
+    assert adv1[0, 0, 0] == pytest.approx(1 + g * 2 - 0.5)
+
+
+# ------------------------------------------------------------------------------ sanity
+def test_reinforce_solves_bandit():
+    env = Bandit(16, means=(0.2, 0.5, 0.9, 0.4), noise_std=0.1)
+    L = REINFORCE.for_env(env, hidden=(), lr=0.1, seed=0)
+    res = L.train(env, 4000, seed=0)
+    p = L.probs(np.ones((1, 1, 1)))[0, 0]
+    assert p.argmax() == 2 and p[2] > 0.9
+    assert res.final_return()[0] > 0.85  # optimum 0.9
+    assert res.returns[0, 0] < 0.7       # it started near the uniform average 0.5
+
+
+@pytest.mark.parametrize("cls,kw", [(PPO, dict(lr=1e-3, n_steps=32)), (A2C, dict(lr=3e-3, n_steps=8))])
+def test_actor_critic_solves_gridworld(cls, kw):
+    env = GridWorld(8, size=4)
+    L = cls.for_env(env, hidden=(32,), seed=0, **kw)
+    res = L.train(env, 30_000, seed=1)
+    assert L.evaluate(GridWorld(1, size=4), n_episodes=3) == pytest.approx([env.optimal_return])
+    assert res.final_return()[0] > 0.9
+    assert np.nanmean(res.returns[:3]) < 0.5  # random walk at the start
+
+
+def test_dqn_solves_chain():
+    env = Chain(4, length=8)
+    L = DQN.for_env(env, hidden=(32,), seed=0, learning_starts=200, eps_decay_steps=3000, target_update=50)
+    res = L.train(env, 6000, seed=0)
+    assert L.evaluate(Chain(1, length=8), n_episodes=3) == pytest.approx([1.0])
+    assert res.final_return()[0] > 0.8
+    assert res.stats["epsilon"][-1] == pytest.approx(0.05)
+
+
+def test_dqn_vanilla_target_option_runs_and_learns():
+    env = Chain(4, length=5)
+    L = DQN.for_env(env, hidden=(16,), seed=1, double=False, learning_starts=100, eps_decay_steps=1500)
+    L.train(env, 3000, seed=1)
+    assert L.evaluate(Chain(1, length=5), n_episodes=2) == pytest.approx([1.0])
+
+
+def test_simplex_dpg_follows_given_gradient_to_target():
+    wstar = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    L = SimplexDPG(2, 3, 1, hidden=(16,), actor_lr=1e-2, seed=0)
+    o = np.eye(2)[:, None, :]
+    for _ in range(500):
+        w = L.act(o, explore=False)
+        L.update_actor_with_grad(o, -2 * (w - wstar[:, None, :]))  # J = -||w - w*||^2
+    w = L.act(o, explore=False)
+    np.testing.assert_allclose(w[:, 0], wstar, atol=5e-3)
+    np.testing.assert_allclose(w.sum(-1), 1.0)
+
+
+def test_simplex_dpg_with_learned_critic():
+    rng = np.random.default_rng(0)
+    wstar = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    L = SimplexDPG(2, 3, 1, hidden=(16,), critic_hidden=(32,), actor_lr=3e-3, critic_lr=3e-3,
+                   noise_std=1.0, seed=0)
+    for _ in range(1500):
+        c = rng.integers(0, 2, 64)
+        o = np.eye(2)[c][:, None, :]
+        w = L.act(o, rng)
+        L.update_critic(o, w, -((w[:, 0] - wstar[c]) ** 2).sum(-1)[:, None])
+        L.update_actor(o)
+        L.soft_update_targets()
+    w = L.act(np.eye(2)[:, None, :], explore=False)[:, 0]
+    assert np.abs(w - wstar).max() < 0.1
+    assert np.argmax(w[0]) == 0 and np.argmax(w[1]) == 2
+
+
+# ------------------------------------------------------------------------------ properties
+def test_training_is_deterministic_given_seeds():
+    def run():
+        env = GridWorld(4, size=3)
+        L = PPO.for_env(env, hidden=(8,), n_steps=16, seed=3)
+        return L.train(env, 640, seed=5), L.policy_params.copy()
+
+    (r1, p1), (r2, p2) = run(), run()
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(r1.returns, r2.returns)
+
+
+def test_shared_parameters_use_one_network():
+    env = MatrixGame(4)
+    L = PPO.for_env(env, hidden=(4,), n_steps=4, share_params=True, seed=0)
+    assert L.policy_params.shape[0] == 1 and L.value_params.shape[0] == 1
+    L.train(env, 64, seed=0)
+    p = L.probs(np.ones((1, 2, 1)))
+    np.testing.assert_allclose(p[0, 0], p[0, 1])  # same observation, same network
+    Ld = DQN.for_env(env, hidden=(4,), share_params=True, learning_starts=8, batch_size=8)
+    Ld.train(env, 64, seed=0)
+    assert Ld.q_params.shape[0] == 1
+
+
+def test_validation_messages():
+    with pytest.raises(ValueError, match="gamma"):
+        PPO(3, 2, gamma=1.5)
+    with pytest.raises(ValueError, match="n_steps"):
+        A2C(3, 2, n_steps=0)
+    with pytest.raises(ValueError, match="clip"):
+        PPO(3, 2, clip=0.0)
+    with pytest.raises(ValueError, match="obs must have shape"):
+        PPO(3, 2).act(np.zeros((1, 1, 4)))
+    with pytest.raises(ValueError, match="env has"):
+        PPO(3, 2).train(GridWorld(1), 10)
+    with pytest.raises(ValueError, match="k must"):
+        SimplexDPG(3, 1)
