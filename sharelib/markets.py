@@ -81,8 +81,9 @@ class Market:
     def kernel_args(self):
         """``(code, xi, c, o, c_price, o_price)`` as plain scalars and float64 arrays."""
         n = self.n_agents
-        c = np.ascontiguousarray(self.c, dtype=np.float64) if self.kind == "logistic" else np.zeros(n)
-        o = np.ascontiguousarray(self.o, dtype=np.float64) if self.kind == "logistic" else np.zeros(n)
+        # writable copies: read-only arrays would be a second numba type (and a second compile)
+        c = np.array(self.c, dtype=np.float64) if self.kind == "logistic" else np.zeros(n)
+        o = np.array(self.o, dtype=np.float64) if self.kind == "logistic" else np.zeros(n)
         return self.code, float(self.xi), c, o, float(self.c_price), float(self.o_price)
 
     def rewards(self, actions) -> np.ndarray:

@@ -74,6 +74,7 @@ __all__ = [
     "ACTION_UPDATES",
     "CEDOSResult",
     "run_ce_dos",
+    "run_ce_dos_numpy",
     "utilities",
     "clip_shares",
     "n_elite",
@@ -204,6 +205,45 @@ def _utilities_t(r, s, sharer, rule, pool, u, tot):
 
 
 @numba.njit(cache=True)
+def _select(x, j):
+    """The ``j``-th smallest entry of ``x`` (0-based; reorders ``x``): Hoare's quickselect.
+
+    Hand-written rather than ``np.partition``, whose numba implementation takes ~15 s to compile.
+    """
+    lo = 0
+    hi = x.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        # median of three as pivot
+        a, b, c = x[lo], x[mid], x[hi]
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c
+            if a > b:
+                b = a
+        pivot = b
+        i = lo
+        h = hi
+        while i <= h:
+            while x[i] < pivot:
+                i += 1
+            while x[h] > pivot:
+                h -= 1
+            if i <= h:
+                x[i], x[h] = x[h], x[i]
+                i += 1
+                h -= 1
+        if j <= h:
+            hi = h
+        elif j >= i:
+            lo = i
+        else:
+            return x[j]
+    return x[j]
+
+
+@numba.njit(cache=True)
 def _elite_mask(u, n_el, buf, mask):
     """Mark in ``mask`` the ``n_el`` samples with the highest utility ``u`` (Alg. 2, line 10).
 
@@ -213,7 +253,7 @@ def _elite_mask(u, n_el, buf, mask):
     k = u.shape[0]
     for t in range(k):
         buf[t] = u[t]
-    thr = np.partition(buf, k - n_el)[k - n_el]
+    thr = _select(buf, k - n_el)
     above = 0
     for t in range(k):
         if u[t] > thr:
@@ -586,6 +626,77 @@ def run_ce_dos(
                   sharing=sharing, share_cap=share_cap, pool=pool, action_update=action_update,
                   action_bounds=(a_min, a_max), n_eval=n_eval, seed=seed, n_elite=n_el)
     return CEDOSResult(market=market, sharer=mask, config=config, global_reward=glob, **tr, **it, **ev)
+
+
+def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sample: int = 100,
+                     mu0: float = 0.0, sigma0: float = 1.0, share_mu0: float = 0.0, share_sigma0: float = 1.0,
+                     psi: float = 0.25, alpha: float = 0.5, sigma_min: float = 0.2, elite: str = "drop",
+                     sharing: str = "eq1", share_cap: str = "reward", pool: str = "sample",
+                     action_update: str = "clipped", action_bounds=(ACTION_MIN, ACTION_MAX), n_eval: int = 100,
+                     seed: int = 0) -> dict:
+    """A straightforward NumPy implementation of Algorithm 2, for checking and benchmarking.
+
+    Vectorised over agents and samples within an iteration (no numba). It draws the same random
+    stream as :func:`run_ce_dos` (``rng.standard_normal((n, n_sample))`` for the actions, then one
+    ``(n_sharers, n_sample)`` block for the shares), so both agree to rounding. Returns the policy
+    means/stds after the last iteration, the global-reward trace and the final per-agent expected
+    utilities and shares.
+    """
+    rng = np.random.default_rng(seed)
+    n = market.n_agents
+    sharer = np.zeros(n, dtype=bool)
+    sharer[:n_sharers] = True
+    m = int(sharer.sum())
+    n_el = n_elite(n_sample, psi, elite)
+    a_min, a_max = action_bounds
+    mu_a, sig_a = np.full(n, mu0), np.full(n, sigma0)
+    mu_s, sig_s = np.full(n, share_mu0), np.full(n, share_sigma0)
+
+    def rewards_of(a):  # a: (n, k)
+        if market.kind == "simple":
+            return a / np.abs(a.sum(axis=0)) ** market.xi
+        p = 1.0 / (1.0 + np.exp(-market.c[:, None] * (a - market.o[:, None])))
+        pr = 1.0 - 1.0 / (1.0 + np.exp(-market.c_price * (p.sum(axis=0) - market.o_price)))
+        return p * pr
+
+    def draw(k):
+        raw_a = mu_a[:, None] + sig_a[:, None] * rng.standard_normal((n, k))
+        a = np.clip(raw_a, a_min, a_max)
+        raw_s = np.zeros((n, k))
+        raw_s[sharer] = mu_s[sharer, None] + sig_s[sharer, None] * rng.standard_normal((m, k))
+        r = rewards_of(a)
+        s = np.maximum(raw_s, 0.0)
+        if share_cap == "reward":
+            s = np.maximum(np.minimum(raw_s, r), 0.0)
+        s[~sharer] = 0.0
+        if sharing == "eq1":
+            receivers, denom, active = np.ones(n, dtype=bool), n - 1.0, m >= 1
+        else:
+            receivers, denom, active = sharer, m - 1.0, m >= 2
+        u = r.copy()
+        if active:
+            rec = (s.sum(axis=0)[None, :] - s) / denom
+            if pool == "batch":
+                rec = np.broadcast_to(rec.mean(axis=1, keepdims=True), rec.shape)
+            u = r - s + np.where(receivers[:, None], rec, 0.0)
+        return raw_a, a, s, r, u
+
+    glob = np.empty(n_iter)
+    for it in range(n_iter):
+        raw_a, a, s, r, u = draw(n_sample)
+        glob[it] = r.sum(axis=0).mean()
+        order = np.argsort(-u, axis=1, kind="stable")[:, :n_el]
+        x = raw_a if action_update == "raw" else a
+        ea = np.take_along_axis(x, order, axis=1)
+        mu_a = (1 - alpha) * mu_a + alpha * ea.mean(axis=1)
+        sig_a = np.maximum((1 - alpha) * sig_a + alpha * ea.std(axis=1), sigma_min)
+        es = np.take_along_axis(s, order, axis=1)
+        mu_s = np.where(sharer, (1 - alpha) * mu_s + alpha * es.mean(axis=1), mu_s)
+        sig_s = np.where(sharer, np.maximum((1 - alpha) * sig_s + alpha * es.std(axis=1), sigma_min), sig_s)
+    _, a, s, r, u = draw(n_eval)
+    return {"mu_a": mu_a, "sigma_a": sig_a, "mu_s": np.where(sharer, mu_s, np.nan),
+            "sigma_s": np.where(sharer, sig_s, np.nan), "global_reward": glob,
+            "final_utility": u.mean(axis=1), "final_share": s.mean(axis=1), "final_action": a.mean(axis=1)}
 
 
 # ------------------------------------------------------------------------------------------------
