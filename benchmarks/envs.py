@@ -1,0 +1,228 @@
+"""Environment throughput: env-steps per second with uniformly random actions, observations included.
+
+Measures, in one run and on one core's worth of work each:
+
+- sharelib's three environments (coin game, prisoner corridor, Trust-Your-Brother), one copy and a
+  batch of 1024 copies (``env.step`` called from Python with fresh random actions every step);
+- the reference: a pure-Python/NumPy Coin game written in the PettingZoo style
+  (``benchmarks/reference_coin_game.py``), one copy;
+- optional peers when installed (skipped with a note otherwise):
+  JaxMARL's ``coin_game`` on CPU, one copy under ``jax.lax.scan`` and 1024 copies under
+  ``jax.vmap`` inside ``scan`` (compilation excluded, random actions drawn inside the scan,
+  observations kept in the carry so they are computed); PettingZoo MPE ``simple_spread``
+  (``mpe2`` package, or ``pettingzoo.mpe`` in older PettingZoo), one copy, parallel API.
+
+Each figure is the best of ``--repeats`` timings (the machine may be shared). Ratios are against
+the reference and against JaxMARL's vmap-1024 figure measured in the same run. Note that
+JaxMARL's coin game is the 3x3 LOLA variant with 5 actions while ours is D3C's 5x5 game: the same
+dilemma, not the same arithmetic.
+
+Run:  python benchmarks/envs.py [--quick] [--repeats 3] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reference_coin_game import ReferenceCoinGame  # noqa: E402
+
+from sharelib.envs import CoinGame, PrisonerCorridor, TrustYourBrother  # noqa: E402
+
+BATCH = 1024
+
+
+def best_rate(fn, repeats):
+    """Best env-steps/s over ``repeats`` calls of ``fn() -> (env_steps, seconds)``."""
+    best = 0.0
+    for _ in range(repeats):
+        n, dt = fn()
+        best = max(best, n / dt)
+    return best
+
+
+def bench_ours(cls, n_envs, n_steps):
+    env = cls(n_envs=n_envs)
+    env.reset(0)
+    rng = np.random.default_rng(0)
+    shape = (n_envs, env.n_agents)
+    env.step(rng.integers(0, env.n_actions, size=shape))  # compile / warm up
+
+    def run():
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            env.step(rng.integers(0, env.n_actions, size=shape))
+        return n_envs * n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def bench_reference(n_steps):
+    env = ReferenceCoinGame()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+
+    def run():
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            if not env.agents:
+                env.reset()
+            a = rng.integers(0, 4, size=2)
+            env.step({"agent_0": a[0], "agent_1": a[1]})
+        return n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def bench_jaxmarl(n_envs, n_steps):
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+    import jaxmarl
+
+    env = jaxmarl.make("coin_game")
+    agents = list(env.agents)
+    n_act = env.num_actions
+
+    def one_step(key, state):
+        k_act, k_step = jax.random.split(key)
+        acts = jax.random.randint(k_act, (len(agents),), 0, n_act)
+        obs, state, rew, dones, info = env.step(k_step, state, {a: acts[i] for i, a in enumerate(agents)})
+        return obs, state
+
+    if n_envs == 1:
+        reset, step = env.reset, one_step
+    else:
+        reset, step = jax.vmap(env.reset), jax.vmap(one_step)
+
+    @jax.jit
+    def rollout(key):
+        k0, key = jax.random.split(key)
+        keys0 = k0 if n_envs == 1 else jax.random.split(k0, n_envs)
+        obs, state = reset(keys0)
+
+        def body(carry, _):
+            key, state, obs = carry
+            key, k = jax.random.split(key)
+            ks = k if n_envs == 1 else jax.random.split(k, n_envs)
+            obs, state = step(ks, state)
+            return (key, state, obs), None
+
+        (key, state, obs), _ = jax.lax.scan(body, (key, state, obs), None, length=n_steps)
+        return obs
+
+    jax.block_until_ready(rollout(jax.random.PRNGKey(0)))  # compile
+    seed = [0]
+
+    def run():
+        seed[0] += 1
+        t0 = time.perf_counter()
+        jax.block_until_ready(rollout(jax.random.PRNGKey(seed[0])))
+        return n_envs * n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def bench_mpe(n_steps):
+    try:
+        from mpe2 import simple_spread_v3
+    except ImportError:
+        from pettingzoo.mpe import simple_spread_v3  # PettingZoo < 1.25
+    env = simple_spread_v3.parallel_env()
+    env.reset(seed=0)
+    for a in env.possible_agents:
+        env.action_space(a).seed(0)
+
+    def run():
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            if not env.agents:
+                env.reset()
+            env.step({a: env.action_space(a).sample() for a in env.agents})
+        return n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="about 5x fewer steps (a smoke run)")
+    ap.add_argument("--repeats", type=int, default=3, help="timings per row; the best is kept")
+    ap.add_argument("--no-peers", action="store_true", help="skip JaxMARL and MPE")
+    args = ap.parse_args(argv)
+    k = 0.2 if args.quick else 1.0
+    n = lambda x: max(10, int(x * k))  # noqa: E731
+
+    rows = []  # (environment, implementation, copies, rate)
+    notes = []
+
+    def add(env, impl, copies, make):
+        try:
+            rate = best_rate(make(), args.repeats)
+        except ImportError as exc:
+            notes.append(f"{impl}: skipped (not installed: {exc.name or exc})")
+            return
+        except Exception as exc:  # a peer that is installed but broken must not stop the table
+            notes.append(f"{impl}: skipped ({type(exc).__name__}: {exc})")
+            return
+        rows.append((env, impl, copies, rate))
+        print(f"  measured {env:<20} {impl:<34} x{copies:<5} {rate:14,.0f} env-steps/s", flush=True)
+
+    print("measuring ...", flush=True)
+    add("coin game", "reference: pure Python/NumPy (PZ style)", 1, lambda: bench_reference(n(3000)))
+    for cls, label in [(CoinGame, "coin game"), (PrisonerCorridor, "prisoner corridor"),
+                       (TrustYourBrother, "trust-your-brother")]:
+        add(label, "sharelib (numba)", 1, lambda cls=cls: bench_ours(cls, 1, n(30000)))
+        add(label, "sharelib (numba)", BATCH, lambda cls=cls: bench_ours(cls, BATCH, n(400)))
+    if not args.no_peers:
+        add("coin game (3x3)", "JaxMARL coin_game, scan", 1, lambda: bench_jaxmarl(1, n(20000)))
+        add("coin game (3x3)", "JaxMARL coin_game, vmap in scan", BATCH, lambda: bench_jaxmarl(BATCH, n(400)))
+        add("MPE simple_spread", "PettingZoo MPE (parallel API)", 1, lambda: bench_mpe(n(3000)))
+
+    ref = next((r[3] for r in rows if r[1].startswith("reference")), None)
+    jax_v = next((r[3] for r in rows if "vmap" in r[1]), None)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        load = " / load average %.1f" % os.getloadavg()[0]
+    except OSError:
+        load = ""
+    import numba
+
+    print()
+    print(f"Environment throughput, {now}; {platform.machine()} {os.cpu_count()} cores{load}; "
+          f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
+    print("env-steps/s with random actions, observations included; best of "
+          f"{args.repeats}; ratios measured in this run")
+    print()
+    hdr = f"| {'environment':<20} | {'implementation':<40} | {'copies':>6} | {'env-steps/s':>13} | " \
+          f"{'x reference':>11} | {'x JaxMARL vmap':>14} |"
+    print(hdr)
+    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+    for env, impl, copies, rate in rows:
+        r1 = f"{rate / ref:,.1f}" if ref else "n/a"
+        r2 = f"{rate / jax_v:,.2f}" if jax_v else "n/a"
+        print(f"| {env:<20} | {impl:<40} | {copies:>6} | {rate:>13,.0f} | {r1:>11} | {r2:>14} |")
+    for note in notes:
+        print(f"note: {note}")
+    ours_batch = next((r[3] for r in rows if r[0] == "coin game" and r[2] == BATCH), None)
+    ours_one = next((r[3] for r in rows if r[0] == "coin game" and r[1].startswith("sharelib") and r[2] == 1), None)
+    print()
+    if ref and ours_batch:
+        print(f"coin game: sharelib x{BATCH} / reference = {ours_batch / ref:,.0f}x (target >= 100x); "
+              f"sharelib x1 / reference = {ours_one / ref:,.1f}x")
+    if jax_v and ours_batch:
+        print(f"coin game: sharelib x{BATCH} / JaxMARL vmap-{BATCH} = {ours_batch / jax_v:,.2f}x (target >= 5x)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
