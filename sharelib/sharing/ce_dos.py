@@ -254,34 +254,33 @@ def _elite_mask(u, n_el, buf, mask):
     for t in range(k):
         buf[t] = u[t]
     thr = _select(buf, k - n_el)
+    # branch-free first pass (elite membership is random, so branches would mispredict)
     above = 0
     for t in range(k):
-        if u[t] > thr:
-            above += 1
+        b = u[t] > thr
+        mask[t] = b
+        above += b
     ties = n_el - above
-    for t in range(k):
-        if u[t] > thr:
-            mask[t] = True
-        elif u[t] == thr and ties > 0:
-            mask[t] = True
-            ties -= 1
-        else:
-            mask[t] = False
+    if ties > 0:
+        for t in range(k):
+            if u[t] == thr:
+                mask[t] = True
+                ties -= 1
+                if ties == 0:
+                    break
 
 
 @numba.njit(cache=True)
 def _masked_mean_std(x, mask, n_el):
-    """Mean and population standard deviation (``np.std``, ddof 0) of ``x[mask]``."""
+    """Mean and population standard deviation (``np.std``, ddof 0) of ``x[mask]`` (branch-free)."""
     m = 0.0
     for t in range(x.shape[0]):
-        if mask[t]:
-            m += x[t]
+        m += x[t] * mask[t]
     m /= n_el
     v = 0.0
     for t in range(x.shape[0]):
-        if mask[t]:
-            d = x[t] - m
-            v += d * d
+        d = x[t] - m
+        v += d * d * mask[t]
     return m, math.sqrt(v / n_el)
 
 
@@ -633,14 +632,17 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
                      psi: float = 0.25, alpha: float = 0.5, sigma_min: float = 0.2, elite: str = "drop",
                      sharing: str = "eq1", share_cap: str = "reward", pool: str = "sample",
                      action_update: str = "clipped", action_bounds=(ACTION_MIN, ACTION_MAX), n_eval: int = 100,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, per_agent: bool = False) -> dict:
     """A straightforward NumPy implementation of Algorithm 2, for checking and benchmarking.
 
-    Vectorised over agents and samples within an iteration (no numba). It draws the same random
-    stream as :func:`run_ce_dos` (``rng.standard_normal((n, n_sample))`` for the actions, then one
-    ``(n_sharers, n_sample)`` block for the shares), so both agree to rounding. Returns the policy
-    means/stds after the last iteration, the global-reward trace and the final per-agent expected
-    utilities and shares.
+    Sampling, market and utilities are vectorised over agents and samples (no numba). The elite
+    selection and policy update (Alg. 2, lines 10-15) are vectorised too (one ``argsort`` along
+    the sample axis), or, with ``per_agent=True``, written as the algorithm reads: a Python loop
+    "for each agent i" with one sort per agent, the structure of the authors' public code. It
+    draws the same random stream as :func:`run_ce_dos` (``rng.standard_normal((n, n_sample))``
+    for the actions, then one ``(n_sharers, n_sample)`` block for the shares), so all agree to
+    rounding. Returns the policy means/stds after the last iteration, the global-reward trace and
+    the final per-agent expected utilities, shares and actions.
     """
     rng = np.random.default_rng(seed)
     n = market.n_agents
@@ -685,8 +687,17 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
     for it in range(n_iter):
         raw_a, a, s, r, u = draw(n_sample)
         glob[it] = r.sum(axis=0).mean()
-        order = np.argsort(-u, axis=1, kind="stable")[:, :n_el]
         x = raw_a if action_update == "raw" else a
+        if per_agent:
+            for i in range(n):
+                el = np.argsort(-u[i], kind="stable")[:n_el]
+                mu_a[i] = (1 - alpha) * mu_a[i] + alpha * x[i, el].mean()
+                sig_a[i] = max((1 - alpha) * sig_a[i] + alpha * x[i, el].std(), sigma_min)
+                if sharer[i]:
+                    mu_s[i] = (1 - alpha) * mu_s[i] + alpha * s[i, el].mean()
+                    sig_s[i] = max((1 - alpha) * sig_s[i] + alpha * s[i, el].std(), sigma_min)
+            continue
+        order = np.argsort(-u, axis=1, kind="stable")[:, :n_el]
         ea = np.take_along_axis(x, order, axis=1)
         mu_a = (1 - alpha) * mu_a + alpha * ea.mean(axis=1)
         sig_a = np.maximum((1 - alpha) * sig_a + alpha * ea.std(axis=1), sigma_min)
