@@ -3,9 +3,11 @@
 Measures, in one run and on one core's worth of work each:
 
 - sharelib's three environments (coin game, prisoner corridor, Trust-Your-Brother), one copy and a
-  batch of 1024 copies (``env.step`` called from Python with fresh random actions every step);
+  batch of 1024 copies (``env.step`` called from Python every step, random actions drawn with NumPy
+  256 steps at a time, returned arrays freshly allocated); for the coin game also the step kernel
+  called from a jitted loop (no Python per step, the analogue of JaxMARL's ``scan``);
 - the reference: a pure-Python/NumPy Coin game written in the PettingZoo style
-  (``benchmarks/reference_coin_game.py``), one copy;
+  (``benchmarks/reference_coin_game.py``), one copy, same action drawing;
 - optional peers when installed (skipped with a note otherwise):
   JaxMARL's ``coin_game`` on CPU, one copy under ``jax.lax.scan`` and 1024 copies under
   ``jax.vmap`` inside ``scan`` (compilation excluded, random actions drawn inside the scan,
@@ -37,7 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference_coin_game import ReferenceCoinGame  # noqa: E402
 
-from sharelib.envs import CoinGame, PrisonerCorridor, TrustYourBrother  # noqa: E402
+import numba  # noqa: E402
+
+from sharelib.envs import CoinGame, PrisonerCorridor, TrustYourBrother, coin_game  # noqa: E402
 
 BATCH = 1024
 
@@ -51,17 +55,50 @@ def best_rate(fn, repeats):
     return best
 
 
+BLOCK = 256  # random actions are drawn for BLOCK steps at a time (one NumPy call), inside the timing
+
+
 def bench_ours(cls, n_envs, n_steps):
     env = cls(n_envs=n_envs)
     env.reset(0)
     rng = np.random.default_rng(0)
-    shape = (n_envs, env.n_agents)
-    env.step(rng.integers(0, env.n_actions, size=shape))  # compile / warm up
+    shape = (BLOCK, n_envs, env.n_agents)
+    env.step(rng.integers(0, env.n_actions, size=shape)[0])  # compile / warm up
 
     def run():
         t0 = time.perf_counter()
-        for _ in range(n_steps):
-            env.step(rng.integers(0, env.n_actions, size=shape))
+        for k in range(n_steps):
+            if k % BLOCK == 0:
+                acts = rng.integers(0, env.n_actions, size=shape)
+            env.step(acts[k % BLOCK])
+        return n_envs * n_steps, time.perf_counter() - t0
+
+    return run
+
+
+@numba.njit(cache=True)
+def _coin_loop(n_steps, seed, actions, rng, I, coins, F, B, obs, final_obs, P):
+    np.random.seed(seed)
+    E = actions.shape[0]
+    for _ in range(n_steps):
+        for e in range(E):
+            actions[e, 0] = np.random.randint(0, 4)
+            actions[e, 1] = np.random.randint(0, 4)
+        coin_game._step_kernel(actions, rng, I, coins, F, B, obs, final_obs, P)
+
+
+def bench_ours_jitted_loop(n_envs, n_steps):
+    """The coin game's step kernel called from a jitted loop (no Python per step): the analogue of
+    JaxMARL's ``scan``; observations are written every step but not copied out."""
+    env = CoinGame(n_envs=n_envs)
+    env.reset(0)
+    actions = np.zeros((n_envs, 2), dtype=np.int64)
+    args = (actions, env._rng, env._I, env._coins, env._F, env._B, env._obs, env.final_obs, env._P)
+    _coin_loop(1, 0, *args)
+
+    def run():
+        t0 = time.perf_counter()
+        _coin_loop(n_steps, 1, *args)
         return n_envs * n_steps, time.perf_counter() - t0
 
     return run
@@ -74,10 +111,12 @@ def bench_reference(n_steps):
 
     def run():
         t0 = time.perf_counter()
-        for _ in range(n_steps):
+        for k in range(n_steps):
+            if k % BLOCK == 0:
+                acts = rng.integers(0, 4, size=(BLOCK, 2))
             if not env.agents:
                 env.reset()
-            a = rng.integers(0, 4, size=2)
+            a = acts[k % BLOCK]
             env.step({"agent_0": a[0], "agent_1": a[1]})
         return n_steps, time.perf_counter() - t0
 
@@ -183,6 +222,9 @@ def main(argv=None):
                        (TrustYourBrother, "trust-your-brother")]:
         add(label, "sharelib (numba)", 1, lambda cls=cls: bench_ours(cls, 1, n(30000)))
         add(label, "sharelib (numba)", BATCH, lambda cls=cls: bench_ours(cls, BATCH, n(400)))
+        if cls is CoinGame:
+            add(label, "sharelib kernel in a jitted loop", 1, lambda: bench_ours_jitted_loop(1, n(300000)))
+            add(label, "sharelib kernel in a jitted loop", BATCH, lambda: bench_ours_jitted_loop(BATCH, n(400)))
     if not args.no_peers:
         add("coin game (3x3)", "JaxMARL coin_game, scan", 1, lambda: bench_jaxmarl(1, n(20000)))
         add("coin game (3x3)", "JaxMARL coin_game, vmap in scan", BATCH, lambda: bench_jaxmarl(BATCH, n(400)))
@@ -195,8 +237,6 @@ def main(argv=None):
         load = " / load average %.1f" % os.getloadavg()[0]
     except OSError:
         load = ""
-    import numba
-
     print()
     print(f"Environment throughput, {now}; {platform.machine()} {os.cpu_count()} cores{load}; "
           f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
@@ -213,7 +253,8 @@ def main(argv=None):
         print(f"| {env:<20} | {impl:<40} | {copies:>6} | {rate:>13,.0f} | {r1:>11} | {r2:>14} |")
     for note in notes:
         print(f"note: {note}")
-    ours_batch = next((r[3] for r in rows if r[0] == "coin game" and r[2] == BATCH), None)
+    ours_batch = next((r[3] for r in rows if r[0] == "coin game" and r[1] == "sharelib (numba)"
+                       and r[2] == BATCH), None)
     ours_one = next((r[3] for r in rows if r[0] == "coin game" and r[1].startswith("sharelib") and r[2] == 1), None)
     print()
     if ref and ours_batch:

@@ -307,11 +307,11 @@ def test_coin_game_conservation_and_incremental_obs(spawn, p):
         coins_after = env.coins.reshape(16, -1)
         live = ~d
         n_after = (coins_after >= 0).sum(1)
-        np.testing.assert_array_equal(n_after, env._n_coins)
+        np.testing.assert_array_equal(n_after, env.n_coins)
         if spawn == "single":
             assert np.all(n_after == 1)
         else:
-            pos = env._pos
+            pos = env.cells
             new = (coins_after >= 0) & (coins_before < 0)
             occupied = np.zeros_like(new)
             occupied[np.arange(16), pos[:, 0]] = True
@@ -362,7 +362,7 @@ def test_coin_game_rules_by_hand():
 def test_coin_game_episode_length_and_starts():
     env = CoinGame(n_envs=200, max_steps=500)
     env.reset(4)
-    pos = env._pos
+    pos = env.cells
     assert np.all(pos[:, 0] != pos[:, 1])  # distinct start cells
     assert len(np.unique(pos[:, 0])) > 20  # spread over the grid
     a = np.zeros((200, 2), dtype=np.int64)

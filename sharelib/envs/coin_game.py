@@ -41,7 +41,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .base import MultiAgentEnv, rng_integer, rng_uniform
+from .base import MultiAgentEnv, end_step, rng_integer, rng_uniform
 from . import render as _r
 
 __all__ = ["CoinGame"]
@@ -50,15 +50,19 @@ _DR = np.array([-1, 1, 0, 0], dtype=np.int64)
 _DC = np.array([0, 0, -1, 1], dtype=np.int64)
 
 
+# packed int state columns of I (column 0 is the step counter)
+_P0, _P1, _NC, _CNT = 1, 2, 3, 4  # cell of agent 0, of agent 1, coins on the board, counts (4)
+
+
 @numba.njit(cache=True)
-def _write_obs(obs, pos, coins, e, S):
+def _write_obs(obs, I, coins, e, S):
     C = S * S
     for i in range(2):
         o = obs[e, i]
         for k in range(4 * C):
             o[k] = 0.0
-        o[pos[e, i]] = 1.0
-        o[C + pos[e, 1 - i]] = 1.0
+        o[I[e, _P0 + i]] = 1.0
+        o[C + I[e, _P1 - i]] = 1.0
     for k in range(C):
         c = coins[e, k]
         if c >= 0:
@@ -68,12 +72,13 @@ def _write_obs(obs, pos, coins, e, S):
 
 
 @numba.njit(cache=True)
-def _place_single_coin(rng, e, pos, coins, C):
+def _place_single_coin(rng, e, I, coins, C):
     # uniform over cells not occupied by an agent
-    free = C - (1 if pos[e, 0] == pos[e, 1] else 2)
+    p0, p1 = I[e, _P0], I[e, _P1]
+    free = C - (1 if p0 == p1 else 2)
     k = rng_integer(rng, e, free)
     for cell in range(C):
-        if cell == pos[e, 0] or cell == pos[e, 1]:
+        if cell == p0 or cell == p1:
             continue
         if k == 0:
             coins[e, cell] = rng_integer(rng, e, 2)
@@ -82,29 +87,30 @@ def _place_single_coin(rng, e, pos, coins, C):
 
 
 @numba.njit(cache=True)
-def _reset_one(rng, e, pos, coins, n_coins, t, S, single):
+def _reset_one(rng, e, I, coins, S, single):
     C = S * S
     a = rng_integer(rng, e, C)
     b = rng_integer(rng, e, C - 1)
     if b >= a:
         b += 1
-    pos[e, 0] = a
-    pos[e, 1] = b
+    I[e, 0] = 0
+    I[e, _P0] = a
+    I[e, _P1] = b
     for k in range(C):
         coins[e, k] = -1
-    n_coins[e] = 0
+    I[e, _NC] = 0
     if single:
-        _place_single_coin(rng, e, pos, coins, C)
-        n_coins[e] = 1
-    t[e] = 0
+        _place_single_coin(rng, e, I, coins, C)
+        I[e, _NC] = 1
 
 
 @numba.njit(cache=True)
-def _reset_kernel(mask, rng, pos, coins, n_coins, t, obs, S, single):
-    for e in range(pos.shape[0]):
+def _reset_kernel(mask, rng, I, coins, obs, P):
+    S, single = np.int64(P[0]), P[1] > 0
+    for e in range(I.shape[0]):
         if mask[e]:
-            _reset_one(rng, e, pos, coins, n_coins, t, S, single)
-            _write_obs(obs, pos, coins, e, S)
+            _reset_one(rng, e, I, coins, S, single)
+            _write_obs(obs, I, coins, e, S)
 
 
 @numba.njit(cache=True)
@@ -122,18 +128,27 @@ def _set_coin_bits(obs, e, cell, owner, C, v):
 
 
 @numba.njit(cache=True)
-def _step_kernel(actions, rng, pos, coins, n_coins, t, counts, obs, final_obs, rew, done, trunc,
-                 ep_ret, last_ret, S, single, log1m_p, coin_reward, penalty, max_steps):
+def _geometric(rng, e, log1m_p):
+    """Failures before the first success of Bernoulli(p) trials, p = 1 - exp(log1m_p) > 0."""
+    if log1m_p == -np.inf:
+        return 0
+    return np.int64(np.log(1.0 - rng_uniform(rng, e)) / log1m_p)
+
+
+@numba.njit(cache=True)
+def _step_kernel(actions, rng, I, coins, F, B, obs, final_obs, P):
     """One step of every copy. ``obs`` is updated incrementally (only the bits that change), which
     the tests check against a full re-encoding of the state. Per-cell Bernoulli(p) spawns are drawn
     by geometric skipping over the free cells (same distribution, about one draw per step)."""
+    S, single, log1m_p = np.int64(P[0]), P[1] > 0, P[2]
+    coin_reward, penalty, max_steps = P[3], P[4], np.int64(P[5])
     C = S * S
-    for e in range(pos.shape[0]):
-        rew[e, 0] = 0.0
-        rew[e, 1] = 0.0
-        _set_agent_bits(obs, e, pos[e, 0], pos[e, 1], C, 0.0)
+    for e in range(I.shape[0]):
+        F[e, 0, 0] = 0.0
+        F[e, 0, 1] = 0.0
+        _set_agent_bits(obs, e, I[e, _P0], I[e, _P1], C, 0.0)
         for i in range(2):
-            p = pos[e, i]
+            p = I[e, _P0 + i]
             r = p // S + _DR[actions[e, i]]
             c = p % S + _DC[actions[e, i]]
             if r < 0:
@@ -144,63 +159,52 @@ def _step_kernel(actions, rng, pos, coins, n_coins, t, counts, obs, final_obs, r
                 c += S
             elif c >= S:
                 c -= S
-            pos[e, i] = r * S + c
-        p0 = pos[e, 0]
-        p1 = pos[e, 1]
+            I[e, _P0 + i] = r * S + c
+        p0 = I[e, _P0]
+        p1 = I[e, _P1]
         _set_agent_bits(obs, e, p0, p1, C, 1.0)
         picked = False
         for i in range(2):
-            cell = pos[e, i]
+            cell = I[e, _P0 + i]
             owner = coins[e, cell]
             if owner >= 0:
-                rew[e, i] += coin_reward
+                F[e, 0, i] += coin_reward
                 if owner == i:
-                    counts[e, i, 0] += 1
+                    I[e, _CNT + 2 * i] += 1
                 else:
-                    counts[e, i, 1] += 1
-                    rew[e, owner] -= penalty
+                    I[e, _CNT + 2 * i + 1] += 1
+                    F[e, 0, owner] -= penalty
                 if i == 1 or p0 != p1:  # when both stand on it, agent 1 also gets it
                     _set_coin_bits(obs, e, cell, owner, C, 0.0)
                     coins[e, cell] = -1
-                    n_coins[e] -= 1
+                    I[e, _NC] -= 1
                     picked = True
         if single:
             if picked:
-                _place_single_coin(rng, e, pos, coins, C)
-                n_coins[e] += 1
+                _place_single_coin(rng, e, I, coins, C)
+                I[e, _NC] += 1
                 for cell in range(C):
                     if coins[e, cell] >= 0:
                         _set_coin_bits(obs, e, cell, coins[e, cell], C, 1.0)
         elif log1m_p < 0.0:
-            # skip a Geometric number of free cells before each spawn
-            skip = -1
-            if log1m_p > -np.inf:
-                skip = np.int64(np.log(1.0 - rng_uniform(rng, e)) / log1m_p)
-            for cell in range(C):
-                if coins[e, cell] < 0 and cell != p0 and cell != p1:
-                    if skip <= 0:
-                        owner = rng_integer(rng, e, 2)
-                        coins[e, cell] = owner
-                        _set_coin_bits(obs, e, cell, owner, C, 1.0)
-                        n_coins[e] += 1
-                        if log1m_p > -np.inf:
-                            skip = np.int64(np.log(1.0 - rng_uniform(rng, e)) / log1m_p)
-                    else:
-                        skip -= 1
-        t[e] += 1
-        d = t[e] >= max_steps
-        done[e] = d
-        trunc[e] = d
-        ep_ret[e, 0] += rew[e, 0]
-        ep_ret[e, 1] += rew[e, 1]
-        if d:
+            # visit the free cells in order, skipping a Geometric number of them before each spawn
+            n_free = C - I[e, _NC] - (1 if p0 == p1 else 2)
+            skip = _geometric(rng, e, log1m_p)
+            if skip < n_free:  # else: no spawn this step (P(G >= n_free) = (1 - p)^n_free)
+                for cell in range(C):
+                    if coins[e, cell] < 0 and cell != p0 and cell != p1:
+                        if skip == 0:
+                            owner = rng_integer(rng, e, 2)
+                            coins[e, cell] = owner
+                            _set_coin_bits(obs, e, cell, owner, C, 1.0)
+                            I[e, _NC] += 1
+                            skip = _geometric(rng, e, log1m_p)
+                        else:
+                            skip -= 1
+        if end_step(e, I, F, B, max_steps, False):
             final_obs[e] = obs[e]
-            last_ret[e, 0] = ep_ret[e, 0]
-            last_ret[e, 1] = ep_ret[e, 1]
-            ep_ret[e, 0] = 0.0
-            ep_ret[e, 1] = 0.0
-            _reset_one(rng, e, pos, coins, n_coins, t, S, single)
-            _write_obs(obs, pos, coins, e, S)
+            _reset_one(rng, e, I, coins, S, single)
+            _write_obs(obs, I, coins, e, S)
 
 
 class CoinGame(MultiAgentEnv):
@@ -233,6 +237,7 @@ class CoinGame(MultiAgentEnv):
     n_agents = 2
     n_actions = 4
     action_names = ("up", "down", "left", "right")
+    int_state_cols = 7  # agent cells (2), coins on the board, coin counts (2 x 2)
 
     def __init__(self, n_envs: int = 1, size: int = 5, max_steps: int = 500, spawn: str = "d3c",
                  spawn_prob: float = 0.005, coin_reward: float = 1.0, penalty: float = 2.0):
@@ -255,15 +260,27 @@ class CoinGame(MultiAgentEnv):
 
     def _allocate(self):
         E, C = self.n_envs, self.size * self.size
-        self._pos = np.zeros((E, 2), dtype=np.int64)
         self._coins = np.full((E, C), -1, dtype=np.int8)
-        self._n_coins = np.zeros(E, dtype=np.int64)
-        self.coin_counts = np.zeros((E, 2, 2), dtype=np.int64)
+        self.coin_counts = self._I[:, _CNT:_CNT + 4].reshape(E, 2, 2)  # a view
+        assert np.shares_memory(self.coin_counts, self._I)
+        self._P = np.array([self.size, self.spawn == "single", self._log1m_p, self.coin_reward,
+                            self.penalty, self.max_steps], dtype=np.float64)
+
+    @property
+    def cells(self) -> np.ndarray:
+        """Agent cells as flat indices ``row * size + col``, int ``(E, 2)`` (a copy)."""
+        return self._I[:, _P0:_P1 + 1].copy()
 
     @property
     def positions(self) -> np.ndarray:
         """Agent cells as ``(row, col)``, int ``(E, 2, 2)`` (a copy)."""
-        return np.stack([self._pos // self.size, self._pos % self.size], axis=-1)
+        cells = self._I[:, _P0:_P1 + 1]
+        return np.stack([cells // self.size, cells % self.size], axis=-1)
+
+    @property
+    def n_coins(self) -> np.ndarray:
+        """Number of coins on the board per copy, int ``(E,)`` (a copy)."""
+        return self._I[:, _NC].copy()
 
     @property
     def coins(self) -> np.ndarray:
@@ -287,11 +304,11 @@ class CoinGame(MultiAgentEnv):
             raise ValueError("spawn='single' needs exactly one coin per copy")
         if not self._has_reset:
             self.reset(0)
-        self._pos[:] = pos[..., 0] * S + pos[..., 1]
+        self._I[:, _P0:_P1 + 1] = pos[..., 0] * S + pos[..., 1]
         self._coins[:] = cns.reshape(E, S * S)
-        self._n_coins[:] = (self._coins >= 0).sum(1)
+        self._I[:, _NC] = (self._coins >= 0).sum(1)
         for e in range(E):
-            _write_obs(self._obs, self._pos, self._coins, e, S)
+            _write_obs(self._obs, self._I, self._coins, e, S)
         return self._obs.copy()
 
     def encode_obs(self) -> np.ndarray:
@@ -299,7 +316,7 @@ class CoinGame(MultiAgentEnv):
         the incrementally updated ones)."""
         out = np.zeros_like(self._obs)
         for e in range(self.n_envs):
-            _write_obs(out, self._pos, self._coins, e, self.size)
+            _write_obs(out, self._I, self._coins, e, self.size)
         return out
 
     def reset(self, seed: int = 0) -> np.ndarray:
@@ -307,15 +324,11 @@ class CoinGame(MultiAgentEnv):
         return super().reset(seed)
 
     def _reset_kernel(self, mask):
-        _reset_kernel(mask, self._rng, self._pos, self._coins, self._n_coins, self._t, self._obs,
-                      self.size, self.spawn == "single")
+        _reset_kernel(mask, self._rng, self._I, self._coins, self._obs, self._P)
 
     def _step_kernel(self, actions):
-        _step_kernel(actions, self._rng, self._pos, self._coins, self._n_coins, self._t,
-                     self.coin_counts, self._obs, self.final_obs, self._rew, self._done,
-                     self.truncated, self.episode_return, self.last_episode_return, self.size,
-                     self.spawn == "single", self._log1m_p, self.coin_reward, self.penalty,
-                     self.max_steps)
+        _step_kernel(actions, self._rng, self._I, self._coins, self._F, self._B, self._obs,
+                     self.final_obs, self._P)
 
     def render(self, env_index: int = 0, cell: int = 32) -> np.ndarray:
         """RGB image of copy ``env_index``: agents as large discs (0 red, 1 blue), coins as small
@@ -327,7 +340,7 @@ class CoinGame(MultiAgentEnv):
             c = self._coins[e, k]
             if c >= 0:
                 _r.disc_in_cell(img, k // S, k % S, _r.AGENT_COLORS[c], cell, 0.18)
-        p0, p1 = self._pos[e]
+        p0, p1 = self._I[e, _P0:_P1 + 1]
         shift = 0.22 if p0 == p1 else 0.0
         for i, p in enumerate((p0, p1)):
             r, c = divmod(int(p), S)

@@ -48,78 +48,70 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .base import MultiAgentEnv, rng_integer
+from .base import MultiAgentEnv, end_step, rng_integer
 from . import render as _r
 
 __all__ = ["PrisonerCorridor", "strategy_payoffs"]
 
 
 @numba.njit(cache=True)
-def _write_obs(obs, pos, e, L):
+def _write_obs(obs, I, e, L):
+    # I[e, 1], I[e, 2]: cells of agents 0 and 1
     for i in range(2):
         for k in range(2 * L):
             obs[e, i, k] = 0.0
-        obs[e, i, pos[e, i]] = 1.0
-        obs[e, i, L + pos[e, 1 - i]] = 1.0
+        obs[e, i, I[e, 1 + i]] = 1.0
+        obs[e, i, L + I[e, 2 - i]] = 1.0
 
 
 @numba.njit(cache=True)
-def _reset_kernel(mask, pos, t, obs, d_middle, d_end):
+def _reset_one(I, e, d_middle, d_end):
+    I[e, 0] = 0
+    I[e, 1] = d_end
+    I[e, 2] = d_end + 2 * d_middle
+
+
+@numba.njit(cache=True)
+def _reset_kernel(mask, I, obs, P):
+    d_middle, d_end = np.int64(P[0]), np.int64(P[1])
     L = 2 * (d_end + d_middle) + 1
-    for e in range(pos.shape[0]):
+    for e in range(I.shape[0]):
         if mask[e]:
-            pos[e, 0] = d_end
-            pos[e, 1] = d_end + 2 * d_middle
-            t[e] = 0
-            _write_obs(obs, pos, e, L)
+            _reset_one(I, e, d_middle, d_end)
+            _write_obs(obs, I, e, L)
 
 
 @numba.njit(cache=True)
-def _step_kernel(actions, pos, t, rng, obs, final_obs, rew, done, trunc, ep_ret, last_ret,
-                 d_middle, d_end, move_cost, goal_reward, max_steps):
+def _step_kernel(actions, rng, I, F, B, obs, final_obs, P):
+    d_middle, d_end = np.int64(P[0]), np.int64(P[1])
+    move_cost, goal_reward, max_steps = P[2], P[3], np.int64(P[4])
     L = 2 * (d_end + d_middle) + 1
     mid = d_end + d_middle
-    for e in range(pos.shape[0]):
-        at_goal0 = False
-        at_goal1 = False
+    for e in range(I.shape[0]):
         for i in range(2):
-            p = pos[e, i] + (1 if actions[e, i] == 1 else -1)
+            p = I[e, 1 + i] + (1 if actions[e, i] == 1 else -1)
             if p < 0:
                 p = 0
             elif p > L - 1:
                 p = L - 1
-            pos[e, i] = p
-            rew[e, i] = -move_cost
-        p0 = pos[e, 0]
-        p1 = pos[e, 1]
+            I[e, 1 + i] = p
+            F[e, 0, i] = -move_cost
+        p0 = I[e, 1]
+        p1 = I[e, 2]
         at_goal0 = p0 == 0 or p0 == mid or p0 == L - 1
         at_goal1 = p1 == 0 or p1 == mid or p1 == L - 1
         if p0 == mid and p1 == mid:
             # collision on the middle goal: one of the two wins it with equal probability
-            w = rng_integer(rng, e, 2)
-            rew[e, w] += goal_reward
+            F[e, 0, rng_integer(rng, e, 2)] += goal_reward
         else:
             if at_goal0:
-                rew[e, 0] += goal_reward
+                F[e, 0, 0] += goal_reward
             if at_goal1:
-                rew[e, 1] += goal_reward
-        t[e] += 1
-        terminal = at_goal0 or at_goal1
-        d = terminal or t[e] >= max_steps
-        done[e] = d
-        trunc[e] = d and not terminal
-        ep_ret[e, 0] += rew[e, 0]
-        ep_ret[e, 1] += rew[e, 1]
-        if d:
-            _write_obs(final_obs, pos, e, L)
-            last_ret[e, 0] = ep_ret[e, 0]
-            last_ret[e, 1] = ep_ret[e, 1]
-            ep_ret[e, 0] = 0.0
-            ep_ret[e, 1] = 0.0
-            pos[e, 0] = d_end
-            pos[e, 1] = d_end + 2 * d_middle
-            t[e] = 0
-        _write_obs(obs, pos, e, L)
+                F[e, 0, 1] += goal_reward
+        if end_step(e, I, F, B, max_steps, at_goal0 or at_goal1):
+            _write_obs(final_obs, I, e, L)
+            _reset_one(I, e, d_middle, d_end)
+        _write_obs(obs, I, e, L)
 
 
 def strategy_payoffs(d_middle: int = 1, d_end: int = 2, move_cost: float = 0.01,
@@ -160,6 +152,7 @@ class PrisonerCorridor(MultiAgentEnv):
     n_actions = 2
     action_names = ("left", "right")
     LEFT, RIGHT = 0, 1
+    int_state_cols = 2  # cells of agents 0 and 1
 
     def __init__(self, n_envs: int = 1, d_middle: int = 1, d_end: int = 2, move_cost: float = 0.01,
                  goal_reward: float = 1.0, max_steps: int = 20):
@@ -187,18 +180,17 @@ class PrisonerCorridor(MultiAgentEnv):
     @property
     def positions(self) -> np.ndarray:
         """Cells of both agents, int ``(E, 2)`` (a copy)."""
-        return self._pos.copy()
+        return self._I[:, 1:3].copy()
 
     def _allocate(self):
-        self._pos = np.zeros((self.n_envs, 2), dtype=np.int64)
+        self._P = np.array([self.d_middle, self.d_end, self.move_cost, self.goal_reward,
+                            self.max_steps], dtype=np.float64)
 
     def _reset_kernel(self, mask):
-        _reset_kernel(mask, self._pos, self._t, self._obs, self.d_middle, self.d_end)
+        _reset_kernel(mask, self._I, self._obs, self._P)
 
     def _step_kernel(self, actions):
-        _step_kernel(actions, self._pos, self._t, self._rng, self._obs, self.final_obs, self._rew, self._done,
-                     self.truncated, self.episode_return, self.last_episode_return,
-                     self.d_middle, self.d_end, self.move_cost, self.goal_reward, self.max_steps)
+        _step_kernel(actions, self._rng, self._I, self._F, self._B, self._obs, self.final_obs, self._P)
 
     def render(self, env_index: int = 0, cell: int = 32) -> np.ndarray:
         """RGB image of copy ``env_index``: goals gold, A red, B blue."""
@@ -206,7 +198,7 @@ class PrisonerCorridor(MultiAgentEnv):
         img = _r.canvas(1, self.length, cell)
         for g in self.goals:
             _r.fill_cell(img, 0, g, _r.GOAL, cell)
-        p0, p1 = self._pos[e]
+        p0, p1 = self._I[e, 1:3]
         if p0 == p1:
             _r.disc_in_cell(img, 0, p0, _r.AGENT_COLORS[0], cell, 0.25, -0.2)
             _r.disc_in_cell(img, 0, p1, _r.AGENT_COLORS[1], cell, 0.25, 0.2)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .base import MultiAgentEnv, rng_integer
+from .base import MultiAgentEnv, end_step, rng_integer
 from . import render as _r
 
 __all__ = ["TrustYourBrother"]
@@ -53,18 +53,24 @@ def _ring_dist(a, b, L):
     return min(d, L - d)
 
 
+# packed int state columns of I (column 0 is the step counter): seats of prey 0, prey 1, predator
+_Y0, _Y1, _Q = 1, 2, 3
+
+
 @numba.njit(cache=True)
-def _write_obs(obs, prey, pred, e, L):
+def _write_obs(obs, I, e, L):
+    q = I[e, _Q]
     for k in range(2):
-        ccw = (prey[e, k] - pred[e]) % L  # steps counter-clockwise from prey k to the predator
-        cw = (pred[e] - prey[e, k]) % L
+        x = I[e, _Y0 + k]
+        ccw = (x - q) % L  # steps counter-clockwise from prey k to the predator
+        cw = (q - x) % L
         f = (ccw - cw) / L
         obs[e, 0, k] = f
         obs[e, 1, k] = f
 
 
 @numba.njit(cache=True)
-def _reset_one(rng, e, prey, pred, t, L):
+def _reset_one(rng, e, I, L):
     a = rng_integer(rng, e, L)
     b = rng_integer(rng, e, L - 1)
     if b >= a:
@@ -76,63 +82,66 @@ def _reset_one(rng, e, prey, pred, t, L):
         c += 1
     if c >= hi:
         c += 1
-    pred[e] = a
-    prey[e, 0] = b
-    prey[e, 1] = c
-    t[e] = 0
+    I[e, 0] = 0
+    I[e, _Q] = a
+    I[e, _Y0] = b
+    I[e, _Y1] = c
 
 
 @numba.njit(cache=True)
-def _reset_kernel(mask, rng, prey, pred, t, obs, L):
-    for e in range(prey.shape[0]):
+def _reset_kernel(mask, rng, I, obs, P):
+    L = np.int64(P[0])
+    for e in range(I.shape[0]):
         if mask[e]:
-            _reset_one(rng, e, prey, pred, t, L)
-            _write_obs(obs, prey, pred, e, L)
+            _reset_one(rng, e, I, L)
+            _write_obs(obs, I, e, L)
 
 
 @numba.njit(cache=True)
-def _step_kernel(actions, rng, prey, pred, t, obs, final_obs, rew, done, trunc, ep_ret, last_ret,
-                 L, move_cost, catch_penalty, max_steps):
-    for e in range(prey.shape[0]):
-        p0 = prey[e, 0]
-        p1 = prey[e, 1]
-        q = pred[e]
+def _step_kernel(actions, rng, I, F, B, obs, final_obs, P):
+    L, move_cost, catch_penalty, max_steps = np.int64(P[0]), P[1], P[2], np.int64(P[3])
+    for e in range(I.shape[0]):
+        p0 = I[e, _Y0]
+        p1 = I[e, _Y1]
+        q = I[e, _Q]
         a0 = actions[e, 0]
         a1 = actions[e, 1]
         t0 = p0 if a0 == 0 else ((p0 - 1) % L if a0 == 1 else (p0 + 1) % L)
         t1 = p1 if a1 == 0 else ((p1 - 1) % L if a1 == 1 else (p1 + 1) % L)
         ok0 = a0 != 0 and t0 != q
         ok1 = a1 != 0 and t1 != q
-        if ok0 and ok1 and t0 == t1:
+        if ok0 and ok1 and t0 == t1:  # same target seat
             ok0 = False
             ok1 = False
         if t0 == p1 and t1 == p0:  # swap
             ok0 = False
             ok1 = False
-        if ok0 and t0 == p1 and not ok1:
+        if ok0 and t0 == p1 and not ok1:  # the brother does not make room
             ok0 = False
         if ok1 and t1 == p0 and not ok0:
             ok1 = False
         if ok0:
-            prey[e, 0] = t0
+            p0 = t0
         if ok1:
-            prey[e, 1] = t1
-        rew[e, 0] = -move_cost if a0 != 0 else 0.0
-        rew[e, 1] = -move_cost if a1 != 0 else 0.0
-        d0 = _ring_dist(prey[e, 0], q, L)
-        d1 = _ring_dist(prey[e, 1], q, L)
+            p1 = t1
+        I[e, _Y0] = p0
+        I[e, _Y1] = p1
+        F[e, 0, 0] = -move_cost if a0 != 0 else 0.0
+        F[e, 0, 1] = -move_cost if a1 != 0 else 0.0
+        d0 = _ring_dist(p0, q, L)
+        d1 = _ring_dist(p1, q, L)
         if d0 == 1:
-            rew[e, 0] -= catch_penalty
+            F[e, 0, 0] -= catch_penalty
         if d1 == 1:
-            rew[e, 1] -= catch_penalty
+            F[e, 0, 1] -= catch_penalty
         # the predator: stay if adjacent to a prey, else one seat towards the nearest prey
         if d0 > 1 and d1 > 1:
             if d0 < d1:
-                target = prey[e, 0]
+                target = p0
             elif d1 < d0:
-                target = prey[e, 1]
+                target = p1
             else:
-                target = prey[e, rng_integer(rng, e, 2)]
+                target = p0 if rng_integer(rng, e, 2) == 0 else p1
             cw = (target - q) % L
             ccw = (q - target) % L
             if cw < ccw:
@@ -141,21 +150,11 @@ def _step_kernel(actions, rng, prey, pred, t, obs, final_obs, rew, done, trunc, 
                 step = -1
             else:
                 step = 1 if rng_integer(rng, e, 2) == 1 else -1
-            pred[e] = (q + step) % L
-        t[e] += 1
-        d = t[e] >= max_steps
-        done[e] = d
-        trunc[e] = d
-        ep_ret[e, 0] += rew[e, 0]
-        ep_ret[e, 1] += rew[e, 1]
-        if d:
-            _write_obs(final_obs, prey, pred, e, L)
-            last_ret[e, 0] = ep_ret[e, 0]
-            last_ret[e, 1] = ep_ret[e, 1]
-            ep_ret[e, 0] = 0.0
-            ep_ret[e, 1] = 0.0
-            _reset_one(rng, e, prey, pred, t, L)
-        _write_obs(obs, prey, pred, e, L)
+            I[e, _Q] = (q + step) % L
+        if end_step(e, I, F, B, max_steps, False):
+            _write_obs(final_obs, I, e, L)
+            _reset_one(rng, e, I, L)
+        _write_obs(obs, I, e, L)
 
 
 class TrustYourBrother(MultiAgentEnv):
@@ -183,6 +182,7 @@ class TrustYourBrother(MultiAgentEnv):
     obs_low = -1.0
     obs_high = 1.0
     STAY, CCW, CW = 0, 1, 2
+    int_state_cols = 3  # seats of prey 0, prey 1, the predator
 
     def __init__(self, n_envs: int = 1, table_size: int = 8, move_cost: float = 0.01,
                  catch_penalty: float = 1.0, max_steps: int = 20):
@@ -199,13 +199,13 @@ class TrustYourBrother(MultiAgentEnv):
                     catch_penalty=self.catch_penalty, max_steps=self.max_steps)
 
     def _allocate(self):
-        self._prey = np.zeros((self.n_envs, 2), dtype=np.int64)
-        self._pred = np.zeros(self.n_envs, dtype=np.int64)
+        self._P = np.array([self.table_size, self.move_cost, self.catch_penalty, self.max_steps],
+                           dtype=np.float64)
 
     @property
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         """``(prey seats int (E, 2), predator seat int (E,))`` (copies)."""
-        return self._prey.copy(), self._pred.copy()
+        return self._I[:, _Y0:_Y1 + 1].copy(), self._I[:, _Q].copy()
 
     def set_state(self, prey, predator) -> np.ndarray:
         """Put every copy in the given seats (for tests and figures); returns the new observation.
@@ -221,20 +221,18 @@ class TrustYourBrother(MultiAgentEnv):
             raise ValueError("the predator and the two prey must sit on distinct seats")
         if not self._has_reset:
             self.reset(0)
-        self._prey[:] = prey
-        self._pred[:] = pred
+        self._I[:, _Y0:_Y1 + 1] = prey
+        self._I[:, _Q] = pred
         for e in range(self.n_envs):
-            _write_obs(self._obs, self._prey, self._pred, e, L)
+            _write_obs(self._obs, self._I, e, L)
         return self._obs.copy()
 
     def _reset_kernel(self, mask):
-        _reset_kernel(mask, self._rng, self._prey, self._pred, self._t, self._obs, self.table_size)
+        _reset_kernel(mask, self._rng, self._I, self._obs, self._P)
 
     def _step_kernel(self, actions):
-        _step_kernel(actions, self._rng, self._prey, self._pred, self._t, self._obs, self.final_obs,
-                     self._rew, self._done, self.truncated, self.episode_return,
-                     self.last_episode_return, self.table_size, self.move_cost,
-                     self.catch_penalty, self.max_steps)
+        _step_kernel(actions, self._rng, self._I, self._F, self._B, self._obs, self.final_obs,
+                     self._P)
 
     def render(self, env_index: int = 0, size: int = 192) -> np.ndarray:
         """RGB image of copy ``env_index``: the table (brown) with its seats, the predator black,
@@ -247,8 +245,8 @@ class TrustYourBrother(MultiAgentEnv):
         R = size * 0.36
         _r.fill_disc(img, c, c, R * 0.62, (181, 136, 99))
         seat_r = min(size * 0.08, np.pi * R / L * 0.85)
-        colors = {int(self._pred[e]): _r.PREDATOR, int(self._prey[e, 0]): (31, 119, 180),
-                  int(self._prey[e, 1]): (44, 160, 44)}
+        colors = {int(self._I[e, _Q]): _r.PREDATOR, int(self._I[e, _Y0]): (31, 119, 180),
+                  int(self._I[e, _Y1]): (44, 160, 44)}
         for k in range(L):
             ang = 2 * np.pi * k / L  # seat 0 at the top, clockwise on screen
             y, x = c - R * np.cos(ang), c + R * np.sin(ang)
