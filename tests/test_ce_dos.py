@@ -129,12 +129,18 @@ def test_kernel_matches_numpy_reference_for_every_reading(market):
     for rd in itertools.product(C.SHARING_RULES, C.ELITE_MODES, C.SHARE_CAPS, C.POOLS, C.ACTION_UPDATES):
         kw = dict(zip(["sharing", "elite", "share_cap", "pool", "action_update"], rd))
         a = C.run_ce_dos(m, n_sharers=3, n_iter=15, n_sample=20, n_eval=7, seed=4, **kw)
-        b = C.run_ce_dos_numpy(m, 3, n_iter=15, n_sample=20, n_eval=7, seed=4, **kw)
+        b = C.run_ce_dos_numpy(m, 3, n_iter=15, n_sample=20, n_eval=7, seed=4,
+                               per_agent=rd[0] == "sharers", **kw)
         np.testing.assert_allclose(a.mu_a[-1], b["mu_a"], rtol=1e-9, atol=1e-12, err_msg=str(rd))
         np.testing.assert_allclose(a.sigma_a[-1], b["sigma_a"], rtol=1e-9, atol=1e-12, err_msg=str(rd))
         np.testing.assert_allclose(a.mu_s[-1], b["mu_s"], rtol=1e-9, atol=1e-12, err_msg=str(rd))
         np.testing.assert_allclose(a.global_reward, b["global_reward"], rtol=1e-9, err_msg=str(rd))
         np.testing.assert_allclose(a.final_utility, b["final_utility"], rtol=1e-9, atol=1e-15, err_msg=str(rd))
+    # a separate floor for the share policies
+    a = C.run_ce_dos(m, n_sharers=4, n_iter=15, n_sample=20, seed=4, share_sigma_min=1e-3)
+    b = C.run_ce_dos_numpy(m, 4, n_iter=15, n_sample=20, seed=4, share_sigma_min=1e-3)
+    np.testing.assert_allclose(a.sigma_s[-1], b["sigma_s"], rtol=1e-9, atol=1e-15)
+    assert np.nanmin(a.sigma_s[-1]) < 0.2
 
 
 def test_first_update_is_the_elite_statistics():

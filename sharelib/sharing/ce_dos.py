@@ -80,6 +80,7 @@ __all__ = [
     "n_elite",
     "figure_point",
     "figure_data",
+    "ablation_data",
     "panel_arrays",
     "claims",
     "CoinExample",
@@ -286,7 +287,7 @@ def _masked_mean_std(x, mask, n_el):
 
 @numba.njit(cache=True)
 def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, sigma0, smu0, ssigma0,
-                   alpha, sigma_min, a_min, a_max, rule, cap, pool, update_raw, n_eval, rng,
+                   alpha, sigma_min, share_sigma_min, a_min, a_max, rule, cap, pool, update_raw, n_eval, rng,
                    tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s, tr_u, tr_r, tr_s, tr_glob,
                    ev_a, ev_s, ev_r, ev_u, ex_a, ex_s, ex_r, ex_u):
     """Algorithm 2 (CE-DOS) for one market; writes traces and the final evaluation in place.
@@ -350,7 +351,7 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
             if sharer[i]:
                 m_new, sd_new = _masked_mean_std(s[i], el, n_el)
                 mu_s[i] = (1.0 - alpha) * mu_s[i] + alpha * m_new
-                sig_s[i] = max((1.0 - alpha) * sig_s[i] + alpha * sd_new, sigma_min)
+                sig_s[i] = max((1.0 - alpha) * sig_s[i] + alpha * sd_new, share_sigma_min)
         tr_glob[it] = g / n_sample
     for i in range(n):
         tr_mu_a[n_iter, i] = mu_a[i]
@@ -469,7 +470,9 @@ class CEDOSResult:
 
         Keys: ``global_utility`` (sum of utilities), ``mean_share`` (mean over sharers),
         ``sharer_utility`` and ``defector_utility`` (mean individual utility per group),
-        ``mean_action``, and the same with prefix ``last_`` from the last iteration's samples.
+        ``mean_action``, ``sharer_reward`` (mean reward of sharers before sharing),
+        ``share_fraction`` (sharers' total share over their total reward), and the first four with
+        prefix ``last_`` from the last iteration's samples.
         """
         sh, de = self.sharer, ~self.sharer
 
@@ -482,6 +485,10 @@ class CEDOSResult:
             "sharer_utility": grp(self.final_utility, sh),
             "defector_utility": grp(self.final_utility, de),
             "mean_action": float(self.final_action.mean()),
+            "sharer_reward": grp(self.final_reward, sh),
+            # fraction of their own reward the sharers give away (NaN without sharers)
+            "share_fraction": (float(self.final_share[sh].sum() / self.final_reward[sh].sum())
+                               if sh.any() and self.final_reward[sh].sum() > 0 else float("nan")),
         }
         u, s = self.utility[-1], self.share[-1]
         out.update({
@@ -508,6 +515,7 @@ def run_ce_dos(
     psi: float = 0.25,
     alpha: float = 0.5,
     sigma_min: float = 0.2,
+    share_sigma_min: float | None = None,
     elite: str = "drop",
     sharing: str = "eq1",
     share_cap: str = "reward",
@@ -541,6 +549,9 @@ def run_ce_dos(
         Learning rate of the mean and standard-deviation updates (Alg. 2, lines 12-13).
     sigma_min : float > 0
         Floor on every policy standard deviation (Alg. 2, line 14).
+    share_sigma_min : float > 0, optional
+        A separate floor for the share policies (the public code has one, ``MIN_STD_SHARE``, also
+        0.2); default: ``sigma_min``.
     elite : {"drop", "keep"}
         ``"drop"``: drop the worst ``psi`` fraction (Sec. 3.3, public code); ``"keep"``: keep the
         best ``psi * n_sample`` (Alg. 2, line 10).
@@ -586,6 +597,8 @@ def run_ce_dos(
     psi = experiments.check_float("psi", psi, min=0.0, max=1.0, min_inclusive=False)
     alpha = experiments.check_float("alpha", alpha, min=0.0, max=1.0, min_inclusive=False)
     sigma_min = experiments.check_float("sigma_min", sigma_min, min=0.0, min_inclusive=False)
+    share_sigma_min = sigma_min if share_sigma_min is None else experiments.check_float(
+        "share_sigma_min", share_sigma_min, min=0.0, min_inclusive=False)
     elite = experiments.check_choice("elite", elite, ELITE_MODES)
     sharing = experiments.check_choice("sharing", sharing, SHARING_RULES)
     share_cap = experiments.check_choice("share_cap", share_cap, SHARE_CAPS)
@@ -614,14 +627,15 @@ def run_ce_dos(
                                     "exec_action", "exec_share", "exec_reward", "exec_utility")}
     _ce_dos_kernel(
         *market.kernel_args(), mask, n_iter, n_sample, n_el, mu0, sigma0, share_mu0, share_sigma0,
-        alpha, sigma_min, a_min, a_max, SHARING_RULES.index(sharing), share_cap == "reward",
+        alpha, sigma_min, share_sigma_min, a_min, a_max, SHARING_RULES.index(sharing), share_cap == "reward",
         POOLS.index(pool), action_update == "raw", n_eval, np.random.default_rng(seed),
         tr["mu_a"], tr["sigma_a"], tr["mu_s"], tr["sigma_s"], it["utility"], it["reward"], it["share"], glob,
         ev["final_action"], ev["final_share"], ev["final_reward"], ev["final_utility"],
         ev["exec_action"], ev["exec_share"], ev["exec_reward"], ev["exec_utility"],
     )
     config = dict(n_iter=n_iter, n_sample=n_sample, mu0=mu0, sigma0=sigma0, share_mu0=share_mu0,
-                  share_sigma0=share_sigma0, psi=psi, alpha=alpha, sigma_min=sigma_min, elite=elite,
+                  share_sigma0=share_sigma0, psi=psi, alpha=alpha, sigma_min=sigma_min,
+                  share_sigma_min=share_sigma_min, elite=elite,
                   sharing=sharing, share_cap=share_cap, pool=pool, action_update=action_update,
                   action_bounds=(a_min, a_max), n_eval=n_eval, seed=seed, n_elite=n_el)
     return CEDOSResult(market=market, sharer=mask, config=config, global_reward=glob, **tr, **it, **ev)
@@ -629,7 +643,8 @@ def run_ce_dos(
 
 def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sample: int = 100,
                      mu0: float = 0.0, sigma0: float = 1.0, share_mu0: float = 0.0, share_sigma0: float = 1.0,
-                     psi: float = 0.25, alpha: float = 0.5, sigma_min: float = 0.2, elite: str = "drop",
+                     psi: float = 0.25, alpha: float = 0.5, sigma_min: float = 0.2,
+                     share_sigma_min: float | None = None, elite: str = "drop",
                      sharing: str = "eq1", share_cap: str = "reward", pool: str = "sample",
                      action_update: str = "clipped", action_bounds=(ACTION_MIN, ACTION_MAX), n_eval: int = 100,
                      seed: int = 0, per_agent: bool = False) -> dict:
@@ -651,6 +666,7 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
     m = int(sharer.sum())
     n_el = n_elite(n_sample, psi, elite)
     a_min, a_max = action_bounds
+    ssmin = sigma_min if share_sigma_min is None else share_sigma_min
     mu_a, sig_a = np.full(n, mu0), np.full(n, sigma0)
     mu_s, sig_s = np.full(n, share_mu0), np.full(n, share_sigma0)
 
@@ -695,7 +711,7 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
                 sig_a[i] = max((1 - alpha) * sig_a[i] + alpha * x[i, el].std(), sigma_min)
                 if sharer[i]:
                     mu_s[i] = (1 - alpha) * mu_s[i] + alpha * s[i, el].mean()
-                    sig_s[i] = max((1 - alpha) * sig_s[i] + alpha * s[i, el].std(), sigma_min)
+                    sig_s[i] = max((1 - alpha) * sig_s[i] + alpha * s[i, el].std(), ssmin)
             continue
         order = np.argsort(-u, axis=1, kind="stable")[:, :n_el]
         ea = np.take_along_axis(x, order, axis=1)
@@ -703,7 +719,7 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
         sig_a = np.maximum((1 - alpha) * sig_a + alpha * ea.std(axis=1), sigma_min)
         es = np.take_along_axis(s, order, axis=1)
         mu_s = np.where(sharer, (1 - alpha) * mu_s + alpha * es.mean(axis=1), mu_s)
-        sig_s = np.where(sharer, np.maximum((1 - alpha) * sig_s + alpha * es.std(axis=1), sigma_min), sig_s)
+        sig_s = np.where(sharer, np.maximum((1 - alpha) * sig_s + alpha * es.std(axis=1), ssmin), sig_s)
     _, a, s, r, u = draw(n_eval)
     return {"mu_a": mu_a, "sigma_a": sig_a, "mu_s": np.where(sharer, mu_s, np.nan),
             "sigma_s": np.where(sharer, sig_s, np.nan), "global_reward": glob,
@@ -815,8 +831,32 @@ def figure_grid(markets, sizes, n_runs: int, seed: int = 0, steps=None, **kw) ->
     return pts
 
 
-def _figure_point_grid(market, n_agents, n_sharers, market_seed, run, seed, **kw):
+def _figure_point_grid(market, n_agents, n_sharers, market_seed, run, seed, label=None, **kw):
     return figure_point(market, n_agents, n_sharers, market_seed, seed, **kw)
+
+
+def ablation_data(configs: dict, markets=("simple", "logistic"), n_agents: int = 10, n_runs: int = 3, *,
+                  count_step: int = 1, seed: int = 0, backend: str = "processes", n_jobs=None, cache=None,
+                  progress: bool = True, **common) -> dict:
+    """Run the Figs. 3-5 grid at one size for several configurations in one sweep.
+
+    ``configs`` maps a label to keyword overrides of :func:`run_ce_dos` (readings or
+    hyperparameters), applied on top of ``common``. Every configuration faces the same markets
+    (same ``market_seed`` per run), so differences are paired. Returns
+    ``{label: {(market, n_agents): panel}}``.
+    """
+    pts = []
+    for label, over in configs.items():
+        kw = {**common, **over}
+        for p in figure_grid(markets, [n_agents], n_runs, seed, {n_agents: count_step}, **kw):
+            pts.append({**p, "label": label})
+    run_ce_dos("logistic", 3, 1, n_iter=1, n_sample=4, n_eval=1)
+    res = experiments.sweep(_figure_point_grid, pts, runs=1, seed=seed, backend=backend, n_jobs=n_jobs,
+                            cache=cache, progress=progress, desc="CE-DOS ablations")
+    out = {}
+    for label in configs:
+        out[label] = panel_arrays([r for r in res if r.params["label"] == label])
+    return out
 
 
 def figure_data(markets=("simple", "logistic"), sizes=(10, 50, 100), n_runs: int = 10, *, seed: int = 0,
@@ -828,6 +868,8 @@ def figure_data(markets=("simple", "logistic"), sizes=(10, 50, 100), n_runs: int
     sharer counts and arrays of shape (n_runs, n_counts) for every summary key.
     """
     pts = figure_grid(markets, sizes, n_runs, seed, steps, **kw)
+    # compile (or load from the numba cache) in this process, so forked workers inherit the kernel
+    run_ce_dos("logistic", 3, 1, n_iter=1, n_sample=4, n_eval=1)
     res = experiments.sweep(_figure_point_grid, pts, runs=1, seed=seed, backend=backend, n_jobs=n_jobs,
                             cache=cache, progress=progress, desc="CE-DOS Figs. 3-5")
     return panel_arrays(res)
