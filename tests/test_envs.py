@@ -443,22 +443,40 @@ def test_tyb_predator_breaks_ties_at_random():
     assert np.all(pred == 3)  # towards prey 1 along the shorter arc
 
 
-def test_tyb_team_moving_beats_selfish_staying():
-    """Hand-coded policies: 'flee with your brother' vs 'never move' over full episodes."""
-    env = TrustYourBrother(n_envs=500)
-    obs = env.reset(0)
-    stay = np.zeros((500, 2), dtype=np.int64)
-    for _ in range(env.max_steps):
-        env.step(stay)
-    selfish = env.last_episode_return.sum(1).mean()
-    env.reset(0)
+def _tyb_returns(policy_a, policy_b, seed=0, n_envs=4000):
+    env = TrustYourBrother(n_envs=n_envs)
+    env.reset(seed)
+    L = env.table_size
     for _ in range(env.max_steps):
         prey, pred = env.positions
-        # both prey move away from the predator's side of the nearest prey (clockwise if the
-        # predator is counter-clockwise of them), i.e. the team flees together
-        ccw = (prey - pred[:, None]) % env.table_size
-        near = np.argmin(np.minimum(ccw, env.table_size - ccw), 1)
-        direction = np.where(ccw[np.arange(500), near] <= env.table_size // 2, 2, 1)
-        env.step(np.stack([direction, direction], 1))
-    team = env.last_episode_return.sum(1).mean()
-    assert team > selfish + 5  # escaping together saves whole -1 penalties per step
+        ccw = (prey - pred[:, None]) % L  # seats counter-clockwise from each prey to the predator
+        dist = np.minimum(ccw, L - ccw)
+        away = np.where(ccw <= L // 2, TrustYourBrother.CW, TrustYourBrother.CCW)
+        act = np.stack([policy_a(dist[:, 0], away[:, 0]), policy_b(dist[:, 1], away[:, 1])], 1)
+        env.step(act)
+    return env.last_episode_return.mean(0)
+
+
+def make_room(dist, away):
+    """Move away from the predator when it is within 2 seats (so a chased brother can pass)."""
+    return np.where(dist <= 2, away, TrustYourBrother.STAY)
+
+
+def selfish(dist, away):
+    """Move away only when the predator is adjacent (a prey two seats away is never caught while
+    the predator sits next to its brother: the predator stays put)."""
+    return np.where(dist == 1, away, TrustYourBrother.STAY)
+
+
+def test_tyb_is_a_social_dilemma():
+    """Two hand-coded strategies over whole episodes: making room for the brother is the best joint
+    behaviour, but each prey gains by deviating to the selfish strategy (the D3C Fig. 4b story)."""
+    R = _tyb_returns(make_room, make_room)
+    T_S = _tyb_returns(selfish, make_room)  # agent 0 deviates
+    P = _tyb_returns(selfish, selfish)
+    never = _tyb_returns(lambda d, a: 0 * d, lambda d, a: 0 * d)
+    assert R.sum() > -0.5  # almost only move costs (about -0.19 each)
+    assert P.sum() < R.sum() - 15 and never.sum() < P.sum()  # both selfish: caught most steps
+    assert T_S[0] > R[0] + 0.03  # the deviator saves move costs ...
+    assert T_S[1] < R[1] - 5  # ... and its brother gets caught
+    assert T_S.sum() < R.sum() - 5

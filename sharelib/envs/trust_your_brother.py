@@ -30,8 +30,14 @@ Our reading of what the text leaves open (documented choices)
 - Episodes end by the time limit ``max_steps`` (default 20; the paper gives none).
 
 The dilemma: when the predator sits next to prey X with prey Y (the "brother") just ahead of X,
-X escapes the -1 only if Y moves on too at a cost of 0.01 to itself: selfish prey stay, a team
-moves.
+X escapes the -1 only if Y moves on too at a cost of 0.01 to itself, while Y, two seats from a
+predator that stays put next to X, is safe if it stays. With two hand-coded strategies, "make
+room" (move away from the predator when it is within 2 seats) and "selfish" (move only when it is
+adjacent), mean episode returns over 4000 seeded episodes (seed 0, defaults, ``tests/test_envs.py``)
+are: both make room -0.19 each; one selfish -0.11, its brother -7.9 (or -8.1 the other way round);
+both selfish about -9.1 and -8.9; never moving about -10.4 and -10.0. Restricted to these two
+strategies it is a Chicken-type social dilemma: deviating from mutual "make room" pays the deviator
+(-0.11 > -0.19) and costs the pair about 8.
 """
 
 from __future__ import annotations
