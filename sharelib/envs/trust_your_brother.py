@@ -34,8 +34,8 @@ X escapes the -1 only if Y moves on too at a cost of 0.01 to itself, while Y, tw
 predator that stays put next to X, is safe if it stays. With two hand-coded strategies, "make
 room" (move away from the predator when it is within 2 seats) and "selfish" (move only when it is
 adjacent), mean episode returns over 4000 seeded episodes (seed 0, defaults, ``tests/test_envs.py``)
-are: both make room -0.19 each; one selfish -0.11, its brother -7.9 (or -8.1 the other way round);
-both selfish about -9.1 and -8.9; never moving about -10.4 and -10.0. Restricted to these two
+are: both make room -0.19 each; one selfish -0.11, its brother -7.7 (-8.1 with the roles swapped);
+both selfish -9.2 and -8.7; never moving -10.4 and -10.0. Restricted to these two
 strategies it is a Chicken-type social dilemma: deviating from mutual "make room" pays the deviator
 (-0.11 > -0.19) and costs the pair about 8.
 """
