@@ -61,8 +61,8 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
     E, n, d = obs.shape
     A = pi_sizes[pi_sizes.shape[0] - 1]
     x = np.empty((E, d))
-    pc = np.empty((E, np.sum(pi_sizes)))
-    vc = np.empty((E, np.sum(v_sizes)))
+    pc = np.empty(E * np.sum(pi_sizes))
+    vc = np.empty(E * np.sum(v_sizes))
     acts = np.empty((E, n), np.int64)
     logp = np.empty((E, n))
     vals = np.empty((E, n))
@@ -96,7 +96,7 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
 def _values_kernel(v_pop, v_sizes, act, obs, shared):
     E, n, d = obs.shape
     x = np.empty((E, d))
-    vc = np.empty((E, np.sum(v_sizes)))
+    vc = np.empty(E * np.sum(v_sizes))
     vals = np.empty((E, n))
     for i in range(n):
         k = 0 if shared else i
@@ -117,7 +117,7 @@ def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra,
     added to d loss / d logits when it has B rows.  Returns (loss, entropy, approx_kl, clipfrac).
     """
     B = X.shape[0]
-    cache = np.empty((B, np.sum(sizes)))
+    cache = np.empty(B * np.sum(sizes))
     z = _forward(p, sizes, act, X, cache)
     logp, dlogp = categorical_logp(z, A)
     H, dH = categorical_entropy(z)
@@ -150,7 +150,7 @@ def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra,
 @numba.njit(cache=True)
 def _value_step_grad(p, sizes, act, X, R, vf_coef, grad):
     B = X.shape[0]
-    cache = np.empty((B, np.sum(sizes)))
+    cache = np.empty(B * np.sum(sizes))
     v = _forward(p, sizes, act, X, cache)
     loss, dv = value_loss(v[:, 0], R)
     dout = np.empty((B, 1))

@@ -40,7 +40,7 @@ def _q_all(pop, sizes, act, obs, shared):
     E, n, d = obs.shape
     A = sizes[sizes.shape[0] - 1]
     x = np.empty((E, d))
-    c = np.empty((E, np.sum(sizes)))
+    c = np.empty(E * np.sum(sizes))
     q = np.empty((E, n, A))
     for i in range(n):
         k = 0 if shared else i
@@ -59,8 +59,8 @@ def _dqn_grad(p, pt, sizes, act, X, A, R, X2, D, gamma, double, delta, grad):
     """Huber TD loss and its gradient (into ``grad``, zeroed here) on one minibatch."""
     B = X.shape[0]
     W = np.sum(sizes)
-    c = np.empty((B, W))
-    c2 = np.empty((B, W))
+    c = np.empty(B * W)
+    c2 = np.empty(B * W)
     qt = _forward(pt, sizes, act, X2, c2).copy()
     nA = qt.shape[1]
     astar = np.empty(B, np.int64)
