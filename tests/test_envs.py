@@ -480,3 +480,45 @@ def test_tyb_is_a_social_dilemma():
     assert T_S[0] > R[0] + 0.03  # the deviator saves move costs ...
     assert T_S[1] < R[1] - 5  # ... and its brother gets caught
     assert T_S.sum() < R.sum() - 5
+
+
+# ------------------------------------------------------------------------------------------------
+# property test: arbitrary coin-game states
+# ------------------------------------------------------------------------------------------------
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+_COIN_ENV = {}
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(
+    pos=st.lists(st.integers(0, 4), min_size=4, max_size=4),
+    board=st.lists(st.integers(-1, 1), min_size=25, max_size=25),
+    act=st.lists(st.integers(0, 3), min_size=2, max_size=2),
+)
+def test_coin_game_step_properties(pos, board, act):
+    env = _COIN_ENV.setdefault("env", CoinGame(n_envs=1, spawn_prob=0.0))
+    coins = np.array(board).reshape(5, 5)
+    env.set_state(np.array(pos).reshape(2, 2), coins)
+    counts0 = env.coin_counts.copy()
+    obs, r, _ = env.step(np.array([act]))
+    moves = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]])
+    new = (np.array(pos).reshape(2, 2) + moves[act]) % 5
+    assert env.positions[0].tolist() == new.tolist()  # torus moves
+    picked = {tuple(p) for p in new if coins[tuple(p)] >= 0}
+    expect = np.zeros(2)
+    for i, p in enumerate(map(tuple, new)):
+        owner = coins[p]
+        if owner >= 0:
+            expect[i] += 1
+            if owner != i:
+                expect[owner] -= 2
+    np.testing.assert_allclose(r[0], expect)
+    after = env.coins[0]
+    for p in picked:
+        assert after[p] == -1
+    assert (after >= 0).sum() == (coins >= 0).sum() - len(picked)  # no spawns with p = 0
+    assert env.n_coins[0] == (after >= 0).sum()
+    assert (env.coin_counts - counts0).sum() == sum(coins[tuple(p)] >= 0 for p in new)
+    np.testing.assert_array_equal(obs, env.encode_obs())
