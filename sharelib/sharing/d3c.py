@@ -119,13 +119,18 @@ def _d3c_grad(A, G, eps, nu, target, grad, M, D, H):
     d = G.shape[2]
     _own_grads(A, G, M)
     if target == 0:
+        # H_i = sum_k A_ki G_k, one small matrix product (A^T G over the flattened (j, q) axis)
+        H2 = H.reshape(n, n * d)
+        G2 = G.reshape(n, n * d)
         for i in range(n):
-            for j in range(n):
-                for q in range(d):
-                    h = 0.0
-                    for k in range(n):
-                        h += A[k, i] * G[k, j, q]
-                    H[i, j, q] = h
+            for jq in range(n * d):
+                H2[i, jq] = 0.0
+        for k in range(n):
+            for i in range(n):
+                a = A[k, i]
+                if a != 0.0:
+                    for jq in range(n * d):
+                        H2[i, jq] += a * G2[k, jq]
     for i in range(n):
         # s_i = sum_j G_ij . M_j  (the original loss's time derivative is -s_i)
         s = 0.0
@@ -161,9 +166,9 @@ def _d3c_grad(A, G, eps, nu, target, grad, M, D, H):
 @numba.njit(cache=True)
 def _mirror_step(A, grad, lr, lo, hi):
     """Entropic mirror descent on each row: ``A_i <- softmax(clip(log A_i - lr grad_i, lo, hi))``."""
-    n = A.shape[0]
+    rows, n = A.shape
     z = np.empty(n)
-    for i in range(n):
+    for i in range(rows):
         mx = -np.inf
         for m in range(n):
             v = np.log(A[i, m]) - lr * grad[i, m]
@@ -310,6 +315,9 @@ class ZerothOrderD3C:
     ``n / delta`` factor of the one-shot gradient is absorbed in ``lr`` as in Algorithm 1;
     which return the learner reports (mixed or original) is the caller's choice (Algorithm 3
     outputs "return over episode"; we pass the return of the mixed reward in our examples).
+    The logit clip acts on ``log A_i`` itself, so with ``l = -5`` and ``n >= 3`` the initial
+    off-diagonal logits ``log(0.01 / (n - 1)) < -5`` are raised to -5 at the first update even
+    when the gradient is zero (a literal reading of Algorithm 1).
 
     Parameters
     ----------
@@ -509,19 +517,19 @@ def run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, 
     lr_A = _ex.check_float("lr_A", lr_A, min=0.0)
     nu = _ex.check_float("nu", nu, min=0.0)
     eps = _ex.check_float("eps", eps)
-    x0 = np.ascontiguousarray(x0, dtype=np.float64)
+    x0 = np.array(x0, dtype=np.float64, order="C")
     R, n, d = x0.shape
-    gparams = np.ascontiguousarray(np.broadcast_to(np.asarray(gparams, dtype=np.float64),
-                                                   (R, np.asarray(gparams).shape[-1])))
+    gparams = np.array(np.broadcast_to(np.asarray(gparams, dtype=np.float64),
+                                       (R, np.asarray(gparams).shape[-1])), dtype=np.float64, order="C")
     if method == "gd":
         A0 = np.eye(n)
     elif method == "cooperative":
         A0 = np.full((n, n), 1.0 / n)
     else:
         A0 = init_mixing(n, self_weight)
-    A0 = np.ascontiguousarray(np.broadcast_to(A0, (R, n, n)))
+    A0 = np.array(np.broadcast_to(A0, (R, n, n)), dtype=np.float64, order="C")
     inc = ROUTES[:n_routes].copy() if game == "braess" else np.zeros((1, 1))
-    xs = np.zeros((0, 0)) if xstar is None else np.ascontiguousarray(xstar, dtype=np.float64)
+    xs = np.zeros((0, 0)) if xstar is None else np.array(xstar, dtype=np.float64, order="C")
     K = steps // record_every + 1
     tot = np.empty((R, K))
     fmax = np.empty((R, K))
@@ -631,7 +639,7 @@ _ex.register_presets(
     quick=dict(n_runs=40, n_networks=40, **_BRAESS_COMMON),
     paper=dict(n_runs=1000, n_networks=1000, **_BRAESS_COMMON),
 )
-_PD_COMMON = dict(n_players=10, c=1.0, steps=1000, lr_x=0.05, lr_A=0.1, eps=1.0, nu=0.0, target="mixed",
+_PD_COMMON = dict(n_players=10, c=1.0, steps=500, lr_x=0.05, lr_A=0.1, eps=1.0, nu=0.0, target="mixed",
                   record_every=5, init_scale=1.0, seed=0, single_n=2, single_steps=400,
                   sweep_n=[2, 3, 5, 10], sweep_c=[0.5, 1.0, 2.0])
 _ex.register_presets(
