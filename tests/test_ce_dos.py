@@ -254,8 +254,14 @@ def test_figure_grid_sweep_and_claims():
     P = C.panel_arrays(res)[("simple", 3)]
     assert P["global_utility"].shape == (2, 4)
     assert np.all(np.isnan(P["mean_share"][:, 0])) and np.all(np.isnan(P["defector_utility"][:, -1]))
-    direct = C.figure_point("simple", 3, pts[5]["n_sharers"], pts[5]["market_seed"], res[5].seed, n_iter=5, n_sample=10)
-    assert direct == res[5].value
+    direct = C.figure_point("simple", 3, pts[5]["n_sharers"], pts[5]["market_seed"], pts[5]["ce_seed"],
+                            n_iter=5, n_sample=10)
+    np.testing.assert_equal(direct, res[5].value)
+    # paired design: the seeds do not depend on the readings
+    other = C.figure_grid(["simple"], [3], n_runs=2, seed=0, n_iter=5, n_sample=10, sharing="sharers")
+    assert [p["ce_seed"] for p in other] == [p["ce_seed"] for p in pts]
+    res2 = experiments.sweep(C._figure_point_grid, other[:1], backend="serial", progress=False)
+    np.testing.assert_equal(res2[0].value, res[0].value)    # nobody shares at k = 0: identical runs
     rows = C.claims({("simple", 3): P})
     assert rows[0]["mixed_populations"] == 4
     assert -1 <= rows[0]["spearman_sharers_global"] <= 1

@@ -819,20 +819,30 @@ def figure_grid(markets, sizes, n_runs: int, seed: int = 0, steps=None, **kw) ->
 
     ``steps`` maps ``n_agents`` to a sharer-count step (default 1: every count from 0 to n).
     Extra keywords (algorithm settings and readings) are added to every point.
+
+    Seeds (common random numbers): ``market_seed`` depends on (seed, market, n, run) and
+    ``ce_seed``, the seed of the CE-DOS run, on (seed, market, n, run, number of sharers), never on
+    the algorithm settings or readings. So every configuration and every sharer count of a run
+    faces the same market, and two configurations that differ only in how shares are handled
+    give identical runs when nobody shares: comparisons are paired.
     """
     steps = dict(steps or {})
     pts = []
     for mk in markets:
         for n in sizes:
             for run in range(n_runs):
-                ms = int(np.random.SeedSequence(seed, spawn_key=(MARKETS.index(mk), int(n), run)).generate_state(1)[0])
+                key = (MARKETS.index(mk), int(n), run)
+                ms = int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
                 for k in sharer_counts(int(n), int(steps.get(n, steps.get(str(n), 1)))):
-                    pts.append(dict(market=mk, n_agents=int(n), n_sharers=k, market_seed=ms, run=run, **kw))
+                    cs = int(np.random.SeedSequence(seed, spawn_key=key + (k, 1)).generate_state(1)[0])
+                    pts.append(dict(market=mk, n_agents=int(n), n_sharers=k, market_seed=ms, ce_seed=cs,
+                                    run=run, **kw))
     return pts
 
 
-def _figure_point_grid(market, n_agents, n_sharers, market_seed, run, seed, label=None, **kw):
-    return figure_point(market, n_agents, n_sharers, market_seed, seed, **kw)
+def _figure_point_grid(market, n_agents, n_sharers, market_seed, ce_seed, run, seed, label=None, **kw):
+    # ``seed`` (the sweep's per-point seed) is not used: ``ce_seed`` keeps configurations paired
+    return figure_point(market, n_agents, n_sharers, market_seed, ce_seed, **kw)
 
 
 def ablation_data(configs: dict, markets=("simple", "logistic"), n_agents: int = 10, n_runs: int = 3, *,
@@ -1029,7 +1039,7 @@ experiments.register_presets(
 
 experiments.register_presets(
     "ce_dos.figures",
-    quick=dict(sizes=[4, 10], n_runs=3, count_step=1, seed=0, **PAPER_ALGO),
+    quick=dict(sizes=[5, 10, 20], n_runs=3, count_step=1, seed=0, **PAPER_ALGO),
     paper=dict(sizes=[10, 50, 100], n_runs=10, count_step=1, seed=0, **PAPER_ALGO),
 )
 
