@@ -22,6 +22,11 @@ derivative w.r.t. the network output):
 Optimisers: :class:`Adam` (Kingma & Ba 2015, Algorithm 1), :class:`SGD`
 (optional momentum) and :func:`clip_grad_norm` (per row of a population).
 
+Matrix products inside the kernels use ``np.dot`` (BLAS through SciPy, which
+numba requires for it).  Importing this package pins SciPy's OpenBLAS to
+``SHARELIB_BLAS_THREADS`` threads (default 1; :func:`set_blas_threads`): for
+our small matrices extra BLAS threads only cost synchronisation.
+
 Parameter layout
 ----------------
 For layer sizes ``(d_0, d_1, ..., d_L)`` the flat vector holds, for
@@ -30,6 +35,7 @@ row-major order followed by the bias ``b_l`` of length ``d_{l+1}``, so that
 ``h_{l+1} = act(h_l @ W_l + b_l)`` (no activation after the last layer).
 """
 
+from ._blas import set_blas_threads
 from .mlp import MLP, ACTIVATIONS
 from .heads import (
     softmax,
@@ -61,4 +67,5 @@ __all__ = [
     "Adam",
     "SGD",
     "clip_grad_norm",
+    "set_blas_threads",
 ]
