@@ -163,3 +163,13 @@ def test_validation_messages():
         PPO(3, 2).train(GridWorld(1), 10)
     with pytest.raises(ValueError, match="k must"):
         SimplexDPG(3, 1)
+
+
+def test_policy_without_bias_keeps_biases_zero():
+    env = Bandit(8, means=(0.1, 0.9))
+    L = REINFORCE.for_env(env, hidden=(), policy_bias=False, lr=0.1, seed=0)
+    L.train(env, 2000, seed=0)
+    mask = L.policy_net.bias_mask()
+    assert not L.policy_params[:, mask].any()   # biases untouched
+    assert L.policy_params[:, ~mask].any()      # weights learned (the constant observation 1)
+    assert L.probs(np.ones((1, 1, 1)))[0, 0, 1] > 0.8

@@ -261,3 +261,12 @@ def test_validation_messages():
         net.init(0, scheme="he")
     with pytest.raises(ValueError, match="lr"):
         Adam((2,), lr=0)
+
+
+def test_bias_mask_marks_biases():
+    net = MLP((3, 4, 2))
+    p = np.arange(net.n_params, dtype=float)
+    mask = net.bias_mask()
+    (W0, b0), (W1, b1) = net.views(p)
+    np.testing.assert_array_equal(np.sort(p[mask]), np.sort(np.concatenate([b0, b1])))
+    assert mask.sum() == 6

@@ -204,6 +204,9 @@ class ActorCritic:
         Normalise advantages per minibatch (PPO).
     share_params : bool
         One policy and one value network for all agents (trained on all agents' data).
+    policy_bias : bool
+        ``False`` keeps the policy's biases at zero (their gradient is masked), e.g. D3C's
+        "linear softmax policies (no bias term)" with ``hidden=()``.
     hooks : Hooks or None
         Sharing hooks (see :mod:`sharelib.learners`).
     seed : int
@@ -215,7 +218,7 @@ class ActorCritic:
     def __init__(self, obs_dim, n_actions, n_agents=1, *, hidden=(64, 64), activation="tanh",
                  lr=3e-4, vf_lr=None, gamma=0.99, gae_lambda=0.95, n_steps=128, n_epochs=4,
                  n_minibatches=4, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
-                 norm_adv=True, share_params=False, hooks=None, seed=0):
+                 norm_adv=True, share_params=False, policy_bias=True, hooks=None, seed=0):
         self.obs_dim = _pos_int("obs_dim", obs_dim)
         self.n_actions = _pos_int("n_actions", n_actions, 2)
         self.n_agents = _pos_int("n_agents", n_agents)
@@ -247,6 +250,8 @@ class ActorCritic:
         rng = np.random.default_rng(self.seed)
         self.policy_params = self.policy_net.init(rng, n=m, out_gain=0.01)
         self.value_params = self.value_net.init(rng, n=m, out_gain=1.0)
+        self.policy_bias = bool(policy_bias)
+        self._pi_grad_mask = None if self.policy_bias else (~self.policy_net.bias_mask()).astype(np.float64)
         self.policy_opt = Adam(self.policy_params.shape, lr=self.lr, eps=1e-5)
         self.value_opt = Adam(self.value_params.shape, lr=self.vf_lr, eps=1e-5)
         self.iteration = 0
@@ -370,6 +375,8 @@ class ActorCritic:
                     stats["approx_kl"] += kl
                     stats["clip_frac"] += cf
                     n_upd += 1
+                if self._pi_grad_mask is not None:
+                    pi_grad *= self._pi_grad_mask
                 _clip_rows(pi_grad, self.max_grad_norm)
                 _clip_rows(v_grad, self.max_grad_norm)
                 self.policy_opt.step(self.policy_params, pi_grad)

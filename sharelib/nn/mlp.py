@@ -240,6 +240,17 @@ class MLP:
             out.append((W, b))
         return out
 
+    def bias_mask(self) -> np.ndarray:
+        """Boolean ``(n_params,)``: True at the bias entries (e.g. to train a bias-free model by
+        masking the gradient, as D3C's linear softmax prey "without bias term")."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        o = 0
+        for din, dout in zip(self.sizes[:-1], self.sizes[1:]):
+            o += din * dout
+            mask[o : o + dout] = True
+            o += dout
+        return mask
+
     def init(self, seed=0, n=None, scheme="orthogonal", out_gain=1.0):
         """Seeded initial parameters: shape ``(n_params,)`` or ``(n, n_params)``.
 
