@@ -522,3 +522,17 @@ def test_coin_game_step_properties(pos, board, act):
     assert env.n_coins[0] == (after >= 0).sum()
     assert (env.coin_counts - counts0).sum() == sum(coins[tuple(p)] >= 0 for p in new)
     np.testing.assert_array_equal(obs, env.encode_obs())
+
+
+@pytest.mark.parametrize("cls", ENVS)
+def test_any_integer_action_array_is_accepted(cls):
+    """int32, non-contiguous and list actions give the same step as a C-contiguous int64 array."""
+    rng = np.random.default_rng(3)
+    acts = [random_actions(cls(n_envs=4, **SMALL[cls]), rng) for _ in range(20)]
+    a, b = cls(n_envs=4, **SMALL[cls]), cls(n_envs=4, **SMALL[cls])
+    a.reset(2)
+    b.reset(2)
+    for k, act in enumerate(acts):
+        other = [np.asfortranarray(act.astype(np.int32)), act.tolist(), act.astype(np.uint8)][k % 3]
+        for x, y in zip(a.step(act), b.step(other)):
+            np.testing.assert_array_equal(x, y)

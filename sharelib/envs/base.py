@@ -242,8 +242,8 @@ class MultiAgentEnv:
             )
         if a.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers; got dtype {a.dtype}")
-        if a.dtype != np.int64:
-            a = a.astype(np.int64)
+        if a.dtype != np.int64 or not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a, dtype=np.int64)
         bad = _check_actions(a, self.n_actions)
         if bad >= 0:
             raise ValueError(
@@ -260,7 +260,9 @@ class MultiAgentEnv:
         if isinstance(env_index, bool) or not isinstance(env_index, (int, np.integer)) or not (
             0 <= env_index < self.n_envs
         ):
-            raise ValueError(f"env_index must be an integer in [0, {self.n_envs - 1}]; got {env_index!r}")
+            raise ValueError(
+                f"env_index must be an integer in [0, {self.n_envs - 1}]; got {env_index!r}"
+            )
         return int(env_index)
 
     # -- for subclasses ------------------------------------------------------------------------------
