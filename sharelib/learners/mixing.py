@@ -128,8 +128,8 @@ def run_mixing(env: str = "prisoner_corridor", learner: str = "dqn", w: float = 
 
 experiments.register_presets(
     "learning_core",
-    quick=dict(corridor_steps=20_000, corridor_runs=3, coin_learner="a2c", coin_steps=150_000, coin_runs=1,
+    quick=dict(corridor_steps=20_000, corridor_runs=3, coin_learner="ppo", coin_steps=60_000, coin_runs=1,
                tyb_steps=100_000, tyb_runs=3, n_envs=8, seed=0),
-    paper=dict(corridor_steps=40_000, corridor_runs=10, coin_learner="a2c", coin_steps=3_000_000, coin_runs=3,
+    paper=dict(corridor_steps=40_000, corridor_runs=10, coin_learner="ppo", coin_steps=1_500_000, coin_runs=2,
                tyb_steps=500_000, tyb_runs=10, n_envs=16, seed=0),
 )
