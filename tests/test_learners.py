@@ -173,3 +173,20 @@ def test_policy_without_bias_keeps_biases_zero():
     assert not L.policy_params[:, mask].any()   # biases untouched
     assert L.policy_params[:, ~mask].any()      # weights learned (the constant observation 1)
     assert L.probs(np.ones((1, 1, 1)))[0, 0, 1] > 0.8
+
+
+def test_mixing_matrix_and_run_mixing_smoke():
+    from sharelib.learners.mixing import mixing_matrix, run_mixing
+
+    A = mixing_matrix(3, 0.4)
+    np.testing.assert_allclose(A.sum(1), 1.0)
+    np.testing.assert_allclose(np.diag(A), 0.6)
+    np.testing.assert_allclose(mixing_matrix(2, 0.5), 0.5)
+    r = run_mixing("prisoner_corridor", "dqn", 0.5, total_steps=800, n_envs=4, seed=0, n_points=5,
+                   eval_episodes=4)
+    assert r["returns"].shape == (5, 2) and r["eval"].shape == (2,)
+    r2 = run_mixing("prisoner_corridor", "dqn", 0.5, total_steps=800, n_envs=4, seed=0, n_points=5,
+                    eval_episodes=4)
+    np.testing.assert_array_equal(r["returns"], r2["returns"])  # seeded
+    with pytest.raises(ValueError, match="learner"):
+        run_mixing("prisoner_corridor", "sarsa")
