@@ -573,7 +573,7 @@ def run_braess(networks, *, method: str = "d3c", n_runs: int | None = None, seed
     for net in networks:
         key = id(net)
         if key not in cache:
-            cache[key] = net.optimum()[0]
+            cache[key] = float(net.summary()[0])  # jitted enumeration
         opt.append(cache[key])
     return run_game("braess", gparams, x0, method=method, n_routes=n_routes, optimal_total=np.array(opt), **kw)
 
@@ -712,3 +712,78 @@ def pd_sweep(P: dict, progress: bool = False) -> list[dict]:
                          d3c_mean=float(res["d3c"].ratio[:, -1].mean()),
                          d3c_std=float(res["d3c"].ratio[:, -1].std())))
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Single-trajectory helpers for the method notebook (small games, plain numpy)
+# ---------------------------------------------------------------------------------------------
+
+
+def first_order_trajectory(game, x0, *, method: str = "d3c", steps: int = 300, lr_x: float = 0.05,
+                           lr_A: float = 0.1, eps: float = 0.0, nu: float = 0.0, target: str = "mixed",
+                           mu: float = 1.0, dt: float = 0.05, n_grid: int = 21, ratio_every: int = 10,
+                           self_weight: float = 0.99) -> dict:
+    """One first-order run recorded step by step, with the Eq. 7 / Eq. 8 bounds at every step
+    and the true local price of anarchy (:func:`local_price_of_anarchy`) every ``ratio_every``
+    steps. For small games (the grid costs ``n_grid ** n`` loss evaluations).
+
+    Returns a dict of arrays: ``f`` (T+1, n), ``A`` (T+1, n, n), ``D`` (T+1, n) (time derivative
+    of the watched loss), ``active`` (T+1, n) (ReLU gate of Eq. 11), ``bound``, ``egal_bound``
+    (T+1,), ``local_ratio`` (T+1,, NaN between evaluations).
+    """
+    method = _ex.check_choice("method", method, METHODS)
+    steps = _ex.check_int("steps", steps, min=0)
+    ratio_every = _ex.check_int("ratio_every", ratio_every, min=1)
+    x = np.array(x0, dtype=np.float64)
+    n = x.shape[0]
+    A = {"gd": np.eye(n), "cooperative": np.full((n, n), 1.0 / n)}.get(method)
+    A = init_mixing(n, self_weight) if A is None else A
+    out = {k: [] for k in ("f", "A", "D", "active", "bound", "egal_bound", "local_ratio", "x")}
+    for t in range(steps + 1):
+        f, G = game.losses_and_grads(x)
+        grad, D = d3c_gradient(A, G, eps=eps, nu=nu, target=target)
+        out["f"].append(f)
+        out["A"].append(A.copy())
+        out["x"].append(x.copy())
+        out["D"].append(D)
+        out["active"].append(D + eps > 0)
+        out["bound"].append(local_poa_bound(A, f, G, dt=dt, mu=mu))
+        out["egal_bound"].append(egalitarian_poa_bound(A, f, G, dt=dt, mu=mu))
+        out["local_ratio"].append(local_price_of_anarchy(game, x, A, dt=dt, n_grid=n_grid)
+                                  if t % ratio_every == 0 else np.nan)
+        if t == steps:
+            break
+        x = x - lr_x * mixed_own_grads(A, G)
+        if method == "d3c":
+            A = mirror_step(A, grad, lr_A)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def zeroth_order_demo(game, x0, *, steps: int = 6000, lr_x: float = 0.05, returns: str = "mixed", rng=None,
+                      **zo_kw) -> dict:
+    """Zeroth-order D3C (Algorithm 1) driving gradient learners on a differentiable game.
+
+    Each step every agent takes one gradient step on its mixed loss under the proposed mixture
+    ``A~`` (the "learner" L_i of Algorithm 3, here exact gradient play) and reports the return
+    ``g_i = -f^{A~}_i`` (minus its mixed loss, ``returns="mixed"``) or ``g_i = -f_i``
+    (``returns="original"``). Only the scalar returns reach
+    :class:`ZerothOrderD3C`; it never sees gradients. Returns per-step losses ``f`` (T+1, n) and
+    mixing matrices ``A`` (T+1, n, n).
+    """
+    steps = _ex.check_int("steps", steps, min=1)
+    returns = _ex.check_choice("returns", returns, ("mixed", "original"))
+    x = np.array(x0, dtype=np.float64)
+    n = x.shape[0]
+    zo = ZerothOrderD3C(n, rng=rng, **zo_kw)
+    fs, As = [], []
+    for t in range(steps + 1):
+        At = zo.propose()
+        f, G = game.losses_and_grads(x)
+        fs.append(f)
+        As.append(zo.A.copy())
+        if t == steps:
+            break
+        x = x - lr_x * mixed_own_grads(At, G)
+        f_new = game.losses(x)
+        zo.report(-mixed_losses(At, f_new) if returns == "mixed" else -f_new)
+    return {"f": np.array(fs), "A": np.array(As), "x": x, "n_updates": zo.n_updates.copy()}
