@@ -256,6 +256,7 @@ def test_zeroth_order_mix_and_validation():
     r = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(zo.mix(r), zo.propose().T @ r)
     assert zo.mix(r).sum() == pytest.approx(r.sum())  # budget balance of the perturbed rows
+    np.testing.assert_allclose(zo.reward_matrix() @ r, zo.mix(r))  # row convention of learners.mix_rewards
     with pytest.raises(ValueError, match="returns"):
         zo.report(np.zeros(2))
     with pytest.raises(ValueError, match="tau_max"):

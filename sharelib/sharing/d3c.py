@@ -304,6 +304,9 @@ class ZerothOrderD3C:
         ... each learner i trains on r_mixed[i] and returns a scalar return g_i ...
         d3c.report(g)                    # (n,) returns of this step; updates finished trials
 
+    ``reward_matrix()`` gives ``A~^T`` for reward hooks written as ``r'_i = sum_j M_ij r_j``
+    (``sharelib.learners.mix_rewards``).
+
     Each agent runs its own trials, asynchronously: a trial draws a direction ``a_i`` uniformly
     on the unit sphere of R^n, perturbs the row in logit space
     ``A~_i = softmax(log A_i + delta a_i)`` and lasts ``tau ~ U{tau_min..tau_max}`` reports.
@@ -371,6 +374,14 @@ class ZerothOrderD3C:
     def propose(self) -> np.ndarray:
         """The mixture every agent uses now (a copy of the perturbed rows ``A~``)."""
         return self.A_trial.copy()
+
+    def reward_matrix(self) -> np.ndarray:
+        """``A~^T``: the matrix ``M`` with ``r'_i = sum_j M_ij r_j`` (row convention).
+
+        :func:`sharelib.learners.mix_rewards` uses that row convention, so a learner mixes its
+        rewards for D3C with ``mix_rewards(lambda ctx: d3c.reward_matrix())``.
+        """
+        return self.A_trial.T.copy()
 
     def mix(self, rewards) -> np.ndarray:
         """Mixed rewards ``A~^T r`` (Algorithm 3: agent i trains on ``sum_j A~_ji r_j``)."""
