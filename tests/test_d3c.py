@@ -158,6 +158,18 @@ def test_bound_formula_by_hand():
     assert d3c.local_poa_bound(A, f, G, dt=0.1, mu=2.0) == pytest.approx(expect)
 
 
+def test_egalitarian_bound_formula_by_hand():
+    game = PrisonersDilemma(3, 1.0)
+    x, A = _random_state(game, 3, 2, 13)
+    f, G = game.losses_and_grads(x)
+    fA = A.T @ f
+    k = int(np.argmax(fA))
+    M = d3c.mixed_own_grads(A, G)
+    dfk = -sum(np.einsum("l,ld->d", A[:, k], G[:, j]) @ M[j] for j in range(3))
+    z = dfk / fA[k] + (M**2).sum() / (0.5 * fA[k])
+    assert d3c.egalitarian_poa_bound(A, f, G, dt=0.2, mu=0.5) == pytest.approx(1 + 0.2 * max(z, 0.0))
+
+
 # --- batched runs -----------------------------------------------------------------------------
 
 

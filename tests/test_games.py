@@ -12,7 +12,7 @@ from sharelib.games import (
     random_braess_networks,
     ratio_to_optimal,
 )
-from sharelib.games.equilibria import best_response_gap
+from sharelib.games.equilibria import best_response_gap, social_optimum
 
 
 def _fd_jacobian(game, x, h=1e-6):
@@ -146,3 +146,10 @@ def test_pd_validation():
         PrisonersDilemma(1, 1.0)
     with pytest.raises(ValueError, match="c"):
         PrisonersDilemma(3, 0.0)
+
+
+def test_social_optimum_by_optimisation_matches_closed_form():
+    pd = PrisonersDilemma(5, 0.7)
+    x, total = social_optimum(pd, np.random.default_rng(8).standard_normal(pd.shape), lr=0.05, steps=5000)
+    np.testing.assert_allclose(x, 0.7 / 5, atol=1e-6)
+    assert total == pytest.approx(pd.optimal_total(), rel=1e-9)

@@ -18,4 +18,5 @@ from .equilibria import (  # noqa: F401
     gradient_play,
     price_of_anarchy,
     ratio_to_optimal,
+    social_optimum,
 )

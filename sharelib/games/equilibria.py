@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import experiments as _ex
 
-__all__ = ["gradient_play", "price_of_anarchy", "ratio_to_optimal", "best_response_gap"]
+__all__ = ["gradient_play", "price_of_anarchy", "ratio_to_optimal", "best_response_gap", "social_optimum"]
 
 
 def price_of_anarchy(nash_total: float, optimal_total: float) -> float:
@@ -63,3 +63,24 @@ def best_response_gap(game, x, *, lr: float = 0.01, steps: int = 2000) -> float:
             y[i] -= lr * G[i, i]
         gap = max(gap, f0[i] - game.losses_and_grads(y)[0][i])
     return gap
+
+
+def social_optimum(game, x0, *, lr: float = 0.01, steps: int = 5000, tol: float = 1e-12):
+    """Minimise the total loss ``sum_k f_k(x)`` by gradient descent from ``x0`` (a local optimum
+    in general; the global one for convex games such as the prisoner's dilemma of Eq. 12).
+
+    For Braess networks use the exact enumeration :meth:`BraessNetwork.optimum` instead.
+    Returns ``(x, total)``.
+    """
+    lr = _ex.check_float("lr", lr, min=0.0, min_inclusive=False)
+    steps = _ex.check_int("steps", steps, min=1)
+    x = np.array(x0, dtype=np.float64)
+    prev = np.inf
+    for _ in range(steps):
+        f, G = game.losses_and_grads(x)
+        total = float(f.sum())
+        if abs(prev - total) <= tol * max(1.0, abs(total)):
+            break
+        prev = total
+        x = x - lr * G.sum(axis=0)  # d(sum_k f_k)/d x_j = sum_k G_kj
+    return x, float(game.losses(x).sum())
