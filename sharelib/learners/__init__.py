@@ -17,6 +17,8 @@ All work on the batched environment interface of :mod:`sharelib.envs.base` (``re
 agents learn **independently**: network ``i`` (parameters ``policy_params[i]``, a row of a
 ``(n, P)`` population) is trained on agent ``i``'s observations and rewards only.  With
 ``share_params=True`` there is one network (population of one row) trained on all agents' data.
+:mod:`sharelib.learners.mixing` runs the learning-core notebook's experiments (fixed reward mixing
+on the prisoner corridor, the Coin game and Trust-Your-Brother).
 ``learner.train(env, total_steps, seed)`` returns a :class:`TrainResult` (learning curve of the
 environment's own rewards, whatever the hooks did).  Same parameters and seeds give the same
 numbers.
@@ -40,7 +42,7 @@ optional; ``None`` means identity).  Shapes: ``T`` rollout length, ``E`` environ
     Actor-critic learners only.
 ``params(nets: dict[str, ndarray (m, P)], ctx) -> None``
     Parameter exchange after every update, **in place**.  Keys: ``"policy"`` and ``"value"``
-    (actor-critic) or ``"q"`` (DQN).  Examples: federated averaging (:func:`federated_average`),
+    (actor-critic; once per iteration) or ``"q"`` (DQN; after every gradient step).  Examples: federated averaging (:func:`federated_average`),
     consensus over a graph (:func:`consensus`), regularisation toward a shared model
     (:func:`pull_toward_mean`).  Optimiser states are not exchanged.
 ``loss(batch: LossBatch) -> (value: float, dlogits: (B, A))``

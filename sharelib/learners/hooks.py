@@ -108,7 +108,9 @@ class Hooks:
         value targets (``ctx.returns``) are not changed by it.  Actor-critic learners only.
     params(nets, ctx) -> None
         ``nets`` maps a name (``"policy"``, ``"value"`` or ``"q"``) to the population array
-        ``(m, P)``; modify the arrays **in place**.  Called after every update.
+        ``(m, P)``; modify the arrays **in place**.  Called after every update: once per
+        iteration (after all epochs) for actor-critic learners, after every gradient step for DQN
+        (``ctx.iteration`` counts those calls).
     loss(batch: LossBatch) -> (value: float, dlogits: ndarray (B, A))
         An extra term added to the policy loss to minimise, given as its value and its gradient
         w.r.t. ``batch.logits``; called for every gradient step of every policy network.
