@@ -668,14 +668,13 @@ def _learner_kw(P):
                 record_every=P["record_every"])
 
 
-def braess_experiment(shortcut: bool, P: dict) -> dict:
-    """Fig. 3a (``shortcut=False``) or 3b (``True``): GD and D3C, ``P["n_runs"]`` runs each.
-
-    Both learners start from the same random logits (same seed).
+def braess_experiment(shortcut: bool, P: dict, methods=("gd", "d3c")) -> dict:
+    """Fig. 3a (``shortcut=False``) or 3b (``True``): GD and D3C (and optionally the fully
+    cooperative baseline), ``P["n_runs"]`` runs each, all from the same random logits (same seed).
     """
     net = paper_network(shortcut)
     return {m: run_braess(net, method=m, n_runs=P["n_runs"], seed=P["seed"], init_scale=P["init_scale"],
-                          **_learner_kw(P)) for m in ("gd", "d3c")}
+                          **_learner_kw(P)) for m in methods}
 
 
 def random_braess_experiment(P: dict) -> dict:
