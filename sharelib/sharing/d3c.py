@@ -647,8 +647,8 @@ _BRAESS_COMMON = dict(steps=3000, lr_x=0.01, lr_A=0.03, eps=0.0, nu=0.0, target=
                       record_every=25, init_scale=1.0, seed=0)
 _ex.register_presets(
     "d3c.braess",
-    quick=dict(n_runs=40, n_networks=40, **_BRAESS_COMMON),
-    paper=dict(n_runs=1000, n_networks=1000, **_BRAESS_COMMON),
+    quick=dict(n_runs=40, n_networks=40, sens_runs=20, **_BRAESS_COMMON),
+    paper=dict(n_runs=1000, n_networks=1000, sens_runs=200, **_BRAESS_COMMON),
 )
 _PD_COMMON = dict(n_players=10, c=1.0, steps=500, lr_x=0.05, lr_A=0.1, eps=1.0, nu=0.0, target="mixed",
                   record_every=5, init_scale=1.0, seed=0, single_n=2, single_steps=400,
@@ -675,6 +675,23 @@ def braess_experiment(shortcut: bool, P: dict, methods=("gd", "d3c")) -> dict:
     net = paper_network(shortcut)
     return {m: run_braess(net, method=m, n_runs=P["n_runs"], seed=P["seed"], init_scale=P["init_scale"],
                           **_learner_kw(P)) for m in methods}
+
+
+def braess_sensitivity(P: dict, lr_As=(0.01, 0.03, 0.1, 0.3), epss=(0.0, 10.0), targets=TARGETS) -> list[dict]:
+    """D3C on the paper's network with AB over a grid of ``lr_A`` x ``eps`` x ``target``
+    (``P["sens_runs"]`` runs each, the other settings from ``P``): final ratio to optimal."""
+    net = paper_network(True)
+    rows = []
+    for target in targets:
+        for eps in epss:
+            for lr_A in lr_As:
+                kw = _learner_kw(P)
+                kw.update(lr_A=lr_A, eps=eps, target=target)
+                r = run_braess(net, method="d3c", n_runs=P["sens_runs"], seed=P["seed"], init_scale=P["init_scale"], **kw)
+                ratio = r.ratio[:, -1]
+                rows.append(dict(target=target, eps=eps, lr_A=lr_A, mean=float(ratio.mean()), std=float(ratio.std()),
+                                 longest=float(np.median(r.longest[:, -1]))))
+    return rows
 
 
 def random_braess_experiment(P: dict) -> dict:
