@@ -270,3 +270,11 @@ def test_bias_mask_marks_biases():
     (W0, b0), (W1, b1) = net.views(p)
     np.testing.assert_array_equal(np.sort(p[mask]), np.sort(np.concatenate([b0, b1])))
     assert mask.sum() == 6
+
+
+def test_kernel_tanh_matches_numpy():
+    net = MLP((1, 1, 1), "tanh")
+    (W0, b0), (W1, b1) = net.views(p := np.zeros(net.n_params))
+    W0[0, 0], W1[0, 0] = 1.0, 1.0  # output = tanh(x)
+    x = np.concatenate([np.linspace(-25, 25, 20001), [0.0, 1e-300, -1e-8, 1e-3]])[:, None]
+    np.testing.assert_allclose(net.forward(p, x)[:, 0], np.tanh(x[:, 0]), rtol=0, atol=5e-15)

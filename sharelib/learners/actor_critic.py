@@ -110,14 +110,15 @@ def _values_kernel(v_pop, v_sizes, act, obs, shared):
 
 
 @numba.njit(cache=True)
-def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra, grad):
+def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra, grad, cache):
     """Policy-loss gradient on a minibatch (into ``grad``, zeroed here).
 
     clip > 0: PPO clipped surrogate; clip <= 0: plain policy gradient.  ``extra`` (B, A) is
-    added to d loss / d logits when it has B rows.  Returns (loss, entropy, approx_kl, clipfrac).
+    added to d loss / d logits when it has B rows.  ``cache``: a work array of at least
+    ``B * sum(sizes)`` floats.  Returns (loss, entropy, approx_kl, clipfrac).
     """
     B = X.shape[0]
-    cache = np.empty(B * np.sum(sizes))
+    cache = cache[: B * np.sum(sizes)]
     z = _forward(p, sizes, act, X, cache)
     logp, dlogp = categorical_logp(z, A)
     H, dH = categorical_entropy(z)
@@ -148,9 +149,9 @@ def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra,
 
 
 @numba.njit(cache=True)
-def _value_step_grad(p, sizes, act, X, R, vf_coef, grad):
+def _value_step_grad(p, sizes, act, X, R, vf_coef, grad, cache):
     B = X.shape[0]
-    cache = np.empty(B * np.sum(sizes))
+    cache = cache[: B * np.sum(sizes)]
     v = _forward(p, sizes, act, X, cache)
     loss, dv = value_loss(v[:, 0], R)
     dout = np.empty((B, 1))
@@ -346,6 +347,9 @@ class ActorCritic:
         stats = dict(policy_loss=0.0, value_loss=0.0, entropy=0.0, approx_kl=0.0, clip_frac=0.0)
         n_upd = 0
         no_extra = np.empty((0, self.n_actions))
+        mb_max = max(1, len(data[0][1]) // self.n_minibatches)
+        pi_cache = np.empty(mb_max * self.policy_net.cache_width)
+        v_cache = np.empty(mb_max * self.value_net.cache_width)
         for _ in range(self.n_epochs):
             perms = [rng.permutation(len(dat[1])) for dat in data]
             Nk = len(data[0][1])
@@ -366,9 +370,9 @@ class ActorCritic:
                             raise ValueError(f"loss hook must return dlogits of shape {logits.shape}; got {extra.shape}")
                     pl, H, kl, cf = _policy_step_grad(
                         self.policy_params[k], self.policy_net._sizes, self.policy_net._act, Xb, Ab,
-                        OLb, ADb, clip, self.ent_coef, extra, pi_grad[k])
+                        OLb, ADb, clip, self.ent_coef, extra, pi_grad[k], pi_cache)
                     vl = _value_step_grad(self.value_params[k], self.value_net._sizes,
-                                          self.value_net._act, Xb, RTb, self.vf_coef, v_grad[k])
+                                          self.value_net._act, Xb, RTb, self.vf_coef, v_grad[k], v_cache)
                     stats["policy_loss"] += pl
                     stats["value_loss"] += vl
                     stats["entropy"] += H
