@@ -151,10 +151,16 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
         if l < L:
             poffs[l] = po
             po += sizes[l] * sizes[l + 1] + sizes[l + 1]
-    dz = np.empty((B, sizes[L]))
+    wmax = 0
+    for l in range(L + 1):
+        if sizes[l] > wmax:
+            wmax = sizes[l]
+    work = np.empty(2 * B * wmax)  # two (B, width) buffers, used alternately for dz and dh
+    dz = work[0 : B * sizes[L]].reshape(B, sizes[L])
     for b in range(B):
         for j in range(sizes[L]):
             dz[b, j] = dout_[b, j]
+    side = 0
     want_dx = dx.shape[0] == B
     for l in range(L - 1, -1, -1):
         din = sizes[l]
@@ -169,7 +175,9 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
             for j in range(dout):
                 grad[bo + j] += dz[b, j]
         if l > 0 or want_dx:
-            dh = np.dot(dz, W.T)
+            side = 1 - side
+            dh = work[side * B * wmax : side * B * wmax + B * din].reshape(B, din)
+            np.dot(dz, W.T, dh)
             if l > 0:
                 for b in range(B):
                     for i in range(din):
