@@ -291,14 +291,26 @@ def run(configs, iters, threads):
     return rows
 
 
-def main():
+def _cpu_name():
     import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main():
 
     configs = [(8, 128, 4, 4)] if ARGS.quick else [(1, 128, 4, 4), (8, 128, 4, 4), (32, 128, 4, 4)]
     iters = 1 if ARGS.quick else ARGS.iters
     rows = run(configs, iters, ARGS.threads)
     print(f"PPO training throughput, Coin game (2 agents, obs 100, 4 actions), policy+value 2x64 tanh MLPs")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads={ARGS.threads}, "
+    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, threads={ARGS.threads}, "
           f"{time.strftime('%Y-%m-%d')}; torch {rows[0]['torch_version'] or 'not installed'}")
     print(f"{'copies':>6} {'T':>4} {'minibatch':>9} | {'sharelib':>10} {'numpy':>10} {'torch':>10} | "
           f"{'vs numpy':>8} {'vs torch':>8}   (agent-steps/s incl. updates)")
