@@ -42,8 +42,8 @@ optional; ``None`` means identity).  Shapes: ``T`` rollout length, ``E`` environ
     Actor-critic learners only.
 ``params(nets: dict[str, ndarray (m, P)], ctx) -> None``
     Parameter exchange after every update, **in place**.  Keys: ``"policy"`` and ``"value"``
-    (actor-critic; once per iteration) or ``"q"`` (DQN; after every gradient step).  Examples: federated averaging (:func:`federated_average`),
-    consensus over a graph (:func:`consensus`), regularisation toward a shared model
+    (actor-critic; once per iteration) or ``"q"`` (DQN; after every gradient step).  Examples:
+    federated averaging (:func:`federated_average`), consensus over a graph (:func:`consensus`), regularisation toward a shared model
     (:func:`pull_toward_mean`).  Optimiser states are not exchanged.
 ``loss(batch: LossBatch) -> (value: float, dlogits: (B, A))``
     Extra policy term added to the loss to *minimise*, as its value and gradient w.r.t. the
