@@ -53,6 +53,10 @@ The result reports the *expected* utilities of the final policies as a Monte-Car
 ``n_eval`` executions of Algorithm 2, lines 16-18 (``n_eval = 1`` is the single execution of the
 algorithm; the public code's figures use the sample means of the last iteration instead, which
 the traces also hold).
+
+Randomness: the kernel draws from ``numpy.random.default_rng(seed)`` (a ``Generator`` passed into
+the jitted code), agent by agent, so :func:`run_ce_dos_numpy`, a plain NumPy implementation that
+draws the same stream, reproduces every run to rounding (checked in ``tests/test_ce_dos.py``).
 """
 
 from __future__ import annotations
@@ -568,7 +572,8 @@ def run_ce_dos(
     n_eval : int
         Executions of the final policies averaged in ``final_*`` (1 = Algorithm 2 as printed).
     seed : int
-        Seed of the kernel's random stream (and of the market when ``market`` is a kind).
+        Seed of the kernel's ``numpy.random.default_rng(seed)`` stream (and, when ``market`` is a
+        kind, of the market, drawn from ``SeedSequence([seed, 1])``).
 
     Returns
     -------
