@@ -5,7 +5,8 @@ value MLP, Adam, clipped ratio, GAE, ``n_epochs`` x ``n_minibatches``, gradient 
 2-agent Coin game (obs_dim 100, 4 actions; the environment is the same numba kernel for every
 column) with three implementations, measured in the same run:
 
-- ``sharelib``: :class:`sharelib.learners.PPO` (numba kernels, float64);
+- ``sharelib``: :class:`sharelib.learners.PPO` (numba kernels), in float64 (the default) and with
+  ``dtype="float32"`` (parameters, activations, gradients and Adam state in float32, as PyTorch);
 - ``numpy``: a straightforward NumPy implementation of the same forward/backward/Adam (float64),
   the reference every sharelib benchmark reports against;
 - ``torch``: a PyTorch CPU implementation (float32, autograd, ``torch.optim.Adam``) in the CleanRL
@@ -267,17 +268,20 @@ def run(configs, iters, threads):
         env = CoinGame(E)
         n = env.n_agents
         agent_steps = iters * T * E * n
-        ppo = PPO.for_env(env, hidden=HIDDEN, n_steps=T, n_epochs=ne, n_minibatches=nm, lr=HP["lr"],
-                          gamma=HP["gamma"], gae_lambda=HP["lam"], clip=HP["clip"], ent_coef=HP["ent"],
-                          vf_coef=HP["vf"], max_grad_norm=HP["max_norm"], seed=0)
-        tracker = EpisodeTracker(E, n)
+        t_ours = {}
+        for dtype in ("float64", "float32"):
+            ppo = PPO.for_env(env, hidden=HIDDEN, n_steps=T, n_epochs=ne, n_minibatches=nm, lr=HP["lr"],
+                              gamma=HP["gamma"], gae_lambda=HP["lam"], clip=HP["clip"],
+                              ent_coef=HP["ent"], vf_coef=HP["vf"], max_grad_norm=HP["max_norm"],
+                              dtype=dtype, seed=0)
+            tracker = EpisodeTracker(E, n)
 
-        def ours(env, obs, rng):
-            ro, obs = ppo.collect(env, obs, rng, tracker)
-            ppo.update(ro, rng)
-            return obs
+            def ours(env, obs, rng, ppo=ppo, tracker=tracker):
+                ro, obs = ppo.collect(env, obs, rng, tracker)
+                ppo.update(ro, rng)
+                return obs
 
-        t_ours = time_impl(ours, env, iters)
+            t_ours[dtype] = time_impl(ours, env, iters)
         npp = NumpyPPO(env.obs_dim, env.n_actions, n, T, ne, nm)
         t_np = time_impl(npp.iteration, env, iters)
         try:
@@ -285,7 +289,8 @@ def run(configs, iters, threads):
             t_torch = time_impl(tp.iteration, env, iters)
         except ImportError:
             t_torch, tv = None, None
-        rows.append(dict(E=E, T=T, epochs=ne, minibatch=T * E // nm, ours=agent_steps / t_ours,
+        rows.append(dict(E=E, T=T, epochs=ne, minibatch=T * E // nm, ours=agent_steps / t_ours["float64"],
+                         ours32=agent_steps / t_ours["float32"],
                          numpy=agent_steps / t_np,
                          torch=None if t_torch is None else agent_steps / t_torch, torch_version=tv))
     return rows
@@ -312,13 +317,16 @@ def main():
     print(f"PPO training throughput, Coin game (2 agents, obs 100, 4 actions), policy+value 2x64 tanh MLPs")
     print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, threads={ARGS.threads}, "
           f"{time.strftime('%Y-%m-%d')}; torch {rows[0]['torch_version'] or 'not installed'}")
-    print(f"{'copies':>6} {'T':>4} {'minibatch':>9} | {'sharelib':>10} {'numpy':>10} {'torch':>10} | "
-          f"{'vs numpy':>8} {'vs torch':>8}   (agent-steps/s incl. updates)")
+    print("agent-steps/s incl. updates; sharelib f64/f32 = dtype float64 (default) / float32; numpy is "
+          "float64, torch float32;\nratios: f64 vs numpy (same precision), f64 and f32 vs torch")
+    print(f"{'copies':>6} {'T':>4} {'minibatch':>9} | {'shl f64':>9} {'shl f32':>9} {'numpy':>9} {'torch':>9} | "
+          f"{'f64/numpy':>9} {'f64/torch':>9} {'f32/torch':>9}")
     for r in rows:
-        tt = f"{r['torch']:10.0f}" if r["torch"] else f"{'-':>10}"
-        vt = f"{r['ours'] / r['torch']:7.1f}x" if r["torch"] else f"{'-':>8}"
-        print(f"{r['E']:>6} {r['T']:>4} {r['minibatch']:>9} | {r['ours']:10.0f} {r['numpy']:10.0f} {tt} | "
-              f"{r['ours'] / r['numpy']:7.1f}x {vt}")
+        tt = f"{r['torch']:9.0f}" if r["torch"] else f"{'-':>9}"
+        vt = f"{r['ours'] / r['torch']:8.1f}x" if r["torch"] else f"{'-':>9}"
+        vt32 = f"{r['ours32'] / r['torch']:8.1f}x" if r["torch"] else f"{'-':>9}"
+        print(f"{r['E']:>6} {r['T']:>4} {r['minibatch']:>9} | {r['ours']:9.0f} {r['ours32']:9.0f} "
+              f"{r['numpy']:9.0f} {tt} | {r['ours'] / r['numpy']:8.1f}x {vt} {vt32}")
     return rows
 
 

@@ -38,14 +38,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..nn.heads import (
-    _log_softmax_row,
-    categorical_entropy,
-    categorical_logp,
-    pg_surrogate,
-    ppo_surrogate,
-    value_loss,
-)
+from ..nn.heads import _log_softmax_row, value_loss
 from ..nn.mlp import MLP, _backward, _forward
 from ..nn.optim import Adam, _clip_rows
 from .common import EpisodeTracker, TrainResult, gae
@@ -60,9 +53,9 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
     """Sample actions for all copies and agents; also return log-probs and values."""
     E, n, d = obs.shape
     A = pi_sizes[pi_sizes.shape[0] - 1]
-    x = np.empty((E, d))
-    pc = np.empty(E * np.sum(pi_sizes))
-    vc = np.empty(E * np.sum(v_sizes))
+    x = np.empty((E, d), pi_pop.dtype)
+    pc = np.empty(E * np.sum(pi_sizes), pi_pop.dtype)
+    vc = np.empty(E * np.sum(v_sizes), v_pop.dtype)
     acts = np.empty((E, n), np.int64)
     logp = np.empty((E, n))
     vals = np.empty((E, n))
@@ -95,8 +88,8 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
 @numba.njit(cache=True)
 def _values_kernel(v_pop, v_sizes, act, obs, shared):
     E, n, d = obs.shape
-    x = np.empty((E, d))
-    vc = np.empty(E * np.sum(v_sizes))
+    x = np.empty((E, d), v_pop.dtype)
+    vc = np.empty(E * np.sum(v_sizes), v_pop.dtype)
     vals = np.empty((E, n))
     for i in range(n):
         k = 0 if shared else i
@@ -116,35 +109,79 @@ def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra,
     clip > 0: PPO clipped surrogate; clip <= 0: plain policy gradient.  ``extra`` (B, A) is
     added to d loss / d logits when it has B rows.  ``cache``: a work array of at least
     ``B * sum(sizes)`` floats.  Returns (loss, entropy, approx_kl, clipfrac).
+
+    The head is fused into one pass over the rows: it computes exactly what
+    :func:`~sharelib.nn.categorical_logp`, :func:`~sharelib.nn.categorical_entropy` and
+    :func:`~sharelib.nn.ppo_surrogate` / :func:`~sharelib.nn.pg_surrogate` compute (same
+    operations in the same order, in float64 whatever the network's dtype; tested against
+    them in tests/test_learners.py) without their temporary arrays.
     """
     B = X.shape[0]
     cache = cache[: B * np.sum(sizes)]
     z = _forward(p, sizes, act, X, cache)
-    logp, dlogp = categorical_logp(z, A)
-    H, dH = categorical_entropy(z)
-    if clip > 0:
-        loss, dl, kl, cf = ppo_surrogate(logp, old_logp, adv, clip)
-    else:
-        loss, dl = pg_surrogate(logp, adv)
-        kl = 0.0
-        cf = 0.0
-        for b in range(B):
-            lr = logp[b] - old_logp[b]
-            kl += (np.exp(lr) - 1.0) - lr
-        kl /= B
     nA = z.shape[1]
-    dz = np.empty((B, nA))
+    dz = np.empty((B, nA), p.dtype)
+    row = np.empty(nA)
+    ex = np.empty(nA)
     use_extra = extra.shape[0] == B
+    ppo = clip > 0
+    ec = ent_coef / B
+    loss = 0.0
+    kl = 0.0
+    nclip = 0
     Hm = 0.0
     for b in range(B):
-        Hm += H[b]
+        # log-softmax of the row (as _log_softmax_row), probabilities, entropy
+        m = np.float64(z[b, 0])
+        for k in range(1, nA):
+            if z[b, k] > m:
+                m = np.float64(z[b, k])
+        ssum = 0.0
         for k in range(nA):
-            dz[b, k] = dl[b] * dlogp[b, k] - ent_coef / B * dH[b, k]
+            ssum += np.exp(np.float64(z[b, k]) - m)
+        lse = m + np.log(ssum)
+        h = 0.0
+        for k in range(nA):
+            row[k] = np.float64(z[b, k]) - lse
+            ex[k] = np.exp(row[k])
+            h -= ex[k] * row[k]
+        a = A[b]
+        logp = row[a]
+        Hm += h
+        # surrogate: loss and d loss / d logp
+        lr = logp - old_logp[b]
+        if ppo:
+            r = np.exp(lr)
+            rc = min(max(r, 1.0 - clip), 1.0 + clip)
+            u = r * adv[b]
+            c = rc * adv[b]
+            if u <= c:
+                loss -= u
+                dl = -adv[b] * r / B
+            else:
+                loss -= c
+                dl = 0.0
+            if abs(r - 1.0) > clip:
+                nclip += 1
+            kl += (r - 1.0) - lr
+        else:
+            loss -= adv[b] * logp
+            dl = -adv[b] / B
+            kl += (np.exp(lr) - 1.0) - lr
+        # d loss / d logits = dl * (onehot(a) - pi) - ent_coef / B * dH / dlogits
+        for k in range(nA):
+            dlogp = -ex[k]
+            if k == a:
+                dlogp += 1.0
+            dz[b, k] = dl * dlogp - ec * (-ex[k] * (row[k] + h))
             if use_extra:
                 dz[b, k] += extra[b, k]
+    loss /= B
+    kl /= B
+    cf = nclip / B if ppo else 0.0
     Hm /= B
     grad[:] = 0.0
-    _backward(p, sizes, act, cache, dz, grad, np.empty((0, sizes[0])))
+    _backward(p, sizes, act, cache, dz, grad, np.empty((0, sizes[0]), p.dtype))
     return loss - ent_coef * Hm, Hm, kl, cf
 
 
@@ -154,11 +191,11 @@ def _value_step_grad(p, sizes, act, X, R, vf_coef, grad, cache):
     cache = cache[: B * np.sum(sizes)]
     v = _forward(p, sizes, act, X, cache)
     loss, dv = value_loss(v[:, 0], R)
-    dout = np.empty((B, 1))
+    dout = np.empty((B, 1), p.dtype)
     for b in range(B):
         dout[b, 0] = vf_coef * dv[b]
     grad[:] = 0.0
-    _backward(p, sizes, act, cache, dout, grad, np.empty((0, sizes[0])))
+    _backward(p, sizes, act, cache, dout, grad, np.empty((0, sizes[0]), p.dtype))
     return loss
 
 
@@ -210,6 +247,10 @@ class ActorCritic:
         "linear softmax policies (no bias term)" with ``hidden=()``.
     hooks : Hooks or None
         Sharing hooks (see :mod:`sharelib.learners`).
+    dtype : {"float64", "float32"}
+        Floating-point type of the networks' parameters, activations, gradients and Adam state
+        (default float64).  ``"float32"`` is about twice as fast on large minibatches (the
+        precision PyTorch uses by default); returns, advantages and losses stay float64.
     seed : int
         Seeds initialisation; :meth:`train` takes its own seed for sampling.
     """
@@ -219,7 +260,8 @@ class ActorCritic:
     def __init__(self, obs_dim, n_actions, n_agents=1, *, hidden=(64, 64), activation="tanh",
                  lr=3e-4, vf_lr=None, gamma=0.99, gae_lambda=0.95, n_steps=128, n_epochs=4,
                  n_minibatches=4, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
-                 norm_adv=True, share_params=False, policy_bias=True, hooks=None, seed=0):
+                 norm_adv=True, share_params=False, policy_bias=True, hooks=None, dtype="float64",
+                 seed=0):
         self.obs_dim = _pos_int("obs_dim", obs_dim)
         self.n_actions = _pos_int("n_actions", n_actions, 2)
         self.n_agents = _pos_int("n_agents", n_agents)
@@ -245,16 +287,17 @@ class ActorCritic:
             raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
         self.seed = int(seed)
 
-        self.policy_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation)
-        self.value_net = MLP((self.obs_dim, *self.hidden, 1), activation)
+        self.policy_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation, dtype)
+        self.value_net = MLP((self.obs_dim, *self.hidden, 1), activation, dtype)
+        self.dtype = self.policy_net.dtype
         m = 1 if self.share_params else self.n_agents
         rng = np.random.default_rng(self.seed)
         self.policy_params = self.policy_net.init(rng, n=m, out_gain=0.01)
         self.value_params = self.value_net.init(rng, n=m, out_gain=1.0)
         self.policy_bias = bool(policy_bias)
-        self._pi_grad_mask = None if self.policy_bias else (~self.policy_net.bias_mask()).astype(np.float64)
-        self.policy_opt = Adam(self.policy_params.shape, lr=self.lr, eps=1e-5)
-        self.value_opt = Adam(self.value_params.shape, lr=self.vf_lr, eps=1e-5)
+        self._pi_grad_mask = None if self.policy_bias else (~self.policy_net.bias_mask()).astype(self.dtype)
+        self.policy_opt = Adam(self.policy_params.shape, lr=self.lr, eps=1e-5, dtype=self.dtype)
+        self.value_opt = Adam(self.value_params.shape, lr=self.vf_lr, eps=1e-5, dtype=self.dtype)
         self.iteration = 0
         self.env_steps = 0
 
@@ -334,11 +377,11 @@ class ActorCritic:
         retf = ret.reshape(N, n)
         if self.share_params:
             # network 0 sees every agent's samples: stack agent-major
-            data = [(np.ascontiguousarray(obs.transpose(1, 0, 2).reshape(n * N, d), dtype=np.float64),
+            data = [(np.ascontiguousarray(obs.transpose(1, 0, 2).reshape(n * N, d), dtype=self.dtype),
                      acts.T.reshape(-1).copy(), oldlp.T.reshape(-1).copy(), advf.T.reshape(-1).copy(),
                      retf.T.reshape(-1).copy(), np.repeat(np.arange(n), N), np.tile(np.arange(N), n))]
         else:
-            data = [(np.ascontiguousarray(obs[:, i, :], dtype=np.float64), acts[:, i].copy(),
+            data = [(np.ascontiguousarray(obs[:, i, :], dtype=self.dtype), acts[:, i].copy(),
                      oldlp[:, i].copy(), advf[:, i].copy(), retf[:, i].copy(),
                      np.full(N, i), np.arange(N)) for i in range(n)]
         clip = -1.0 if self.clip is None else self.clip
@@ -346,10 +389,10 @@ class ActorCritic:
         v_grad = np.zeros_like(self.value_params)
         stats = dict(policy_loss=0.0, value_loss=0.0, entropy=0.0, approx_kl=0.0, clip_frac=0.0)
         n_upd = 0
-        no_extra = np.empty((0, self.n_actions))
+        no_extra = np.empty((0, self.n_actions), self.dtype)
         mb_max = max(1, len(data[0][1]) // self.n_minibatches)
-        pi_cache = np.empty(mb_max * self.policy_net.cache_width)
-        v_cache = np.empty(mb_max * self.value_net.cache_width)
+        pi_cache = np.empty(mb_max * self.policy_net.cache_width, self.dtype)
+        v_cache = np.empty(mb_max * self.value_net.cache_width, self.dtype)
         for _ in range(self.n_epochs):
             perms = [rng.permutation(len(dat[1])) for dat in data]
             Nk = len(data[0][1])
@@ -365,7 +408,7 @@ class ActorCritic:
                         logits = self.policy_net.forward(self.policy_params[k], Xb)
                         lb = LossBatch(k, AG[idx], Xb, Ab, logits, ADb, OLb, IX[idx], ctx)
                         _val, extra = self.hooks.loss(lb)
-                        extra = np.ascontiguousarray(extra, dtype=np.float64)
+                        extra = np.ascontiguousarray(extra, dtype=self.dtype)
                         if extra.shape != logits.shape:
                             raise ValueError(f"loss hook must return dlogits of shape {logits.shape}; got {extra.shape}")
                     pl, H, kl, cf = _policy_step_grad(

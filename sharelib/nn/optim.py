@@ -68,9 +68,11 @@ class Adam:
         Shape of the parameter array it updates (``(P,)`` or ``(n, P)``).
     lr, betas, eps : float
         Step size, decay rates ``(b1, b2)``, and denominator constant.
+    dtype : {"float64", "float32"}
+        Type of the moment estimates (use the parameters' type).
     """
 
-    def __init__(self, shape, lr=3e-4, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, shape, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, dtype="float64"):
         if not lr > 0:
             raise ValueError(f"lr must be a float > 0; got {lr}")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
@@ -78,8 +80,8 @@ class Adam:
         self.lr = float(lr)
         self.b1, self.b2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
-        self.m = np.zeros(shape)
-        self.v = np.zeros(shape)
+        self.m = np.zeros(shape, dtype)
+        self.v = np.zeros(shape, dtype)
         self.t = 0
 
     def step(self, params, grad):
@@ -89,7 +91,7 @@ class Adam:
         if not params.flags.c_contiguous:
             raise ValueError("params must be C-contiguous (it is updated in place)")
         self.t += 1
-        _adam_step(params.reshape(-1), np.ascontiguousarray(grad).reshape(-1), self.m.reshape(-1),
+        _adam_step(params.reshape(-1), np.ascontiguousarray(grad, dtype=self.m.dtype).reshape(-1), self.m.reshape(-1),
                    self.v.reshape(-1), self.lr, self.b1, self.b2, self.eps, float(self.t))
         return params
 
