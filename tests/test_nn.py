@@ -278,3 +278,71 @@ def test_kernel_tanh_matches_numpy():
     W0[0, 0], W1[0, 0] = 1.0, 1.0  # output = tanh(x)
     x = np.concatenate([np.linspace(-25, 25, 20001), [0.0, 1e-300, -1e-8, 1e-3]])[:, None]
     np.testing.assert_allclose(net.forward(p, x)[:, 0], np.tanh(x[:, 0]), rtol=0, atol=5e-15)
+
+
+# ------------------------------------------------------------------------------ float32 mode
+# Finite-difference checks above stay in float64; float32 is checked against float64 with
+# tolerances a few hundred float32 ulp wide, far below what any wrong formula would produce.
+def test_kernel_tanh_float32_matches_numpy():
+    net = MLP((1, 1, 1), "tanh", dtype="float32")
+    p = np.zeros(net.n_params, np.float32)
+    (W0, _), (W1, _) = net.views(p)
+    W0[0, 0], W1[0, 0] = 1.0, 1.0  # output = tanh(x)
+    x = np.concatenate([np.linspace(-25, 25, 200001), [0.0, 1e-30, -1e-8, 1e-3, 8.9, 9.1]])
+    y = net.forward(p, x[:, None].astype(np.float32))[:, 0]
+    assert y.dtype == np.float32
+    ref = np.tanh(x.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(y, ref, rtol=0, atol=4e-7)  # float32 spacing near 1 is 6e-8
+    np.testing.assert_allclose(y, ref, rtol=4e-7, atol=1e-37)  # relative, also for tiny x
+    assert np.abs(y).max() <= 1.0
+    z = net.forward(p, np.array([[np.nan], [np.inf], [-np.inf]], np.float32))[:, 0]
+    assert np.isnan(z[0]) and z[1] == 1.0 and z[2] == -1.0
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_float32_forward_backward_agree_with_float64(activation):
+    rng = np.random.default_rng(5)
+    sizes = (30, 64, 64, 4)
+    n64, n32 = MLP(sizes, activation), MLP(sizes, activation, dtype="float32")
+    p64 = n64.init(rng, out_gain=1.0) + 0.05 * rng.standard_normal(n64.n_params)
+    p32 = p64.astype(np.float32)
+    x = rng.standard_normal((256, sizes[0]))
+    y64, c64 = n64.forward_cache(p64, x)
+    y32, c32 = n32.forward_cache(p32, x)
+    assert y32.dtype == np.float32 and c32.dtype == np.float32
+    np.testing.assert_allclose(y32, y64, rtol=0, atol=2e-5 * np.abs(y64).max())
+    dout = rng.standard_normal(y64.shape)
+    g64, dx64 = n64.backward(p64, c64, dout, need_dx=True)
+    g32, dx32 = n32.backward(p32, c32, dout, need_dx=True)
+    assert g32.dtype == np.float32 and dx32.dtype == np.float32
+    np.testing.assert_allclose(g32, g64, rtol=0, atol=2e-5 * np.abs(g64).max())
+    np.testing.assert_allclose(dx32, dx64, rtol=0, atol=2e-5 * np.abs(dx64).max())
+    # the check can fail: a 1% error in one output gradient is far outside the tolerance
+    bad = dout.copy()
+    bad[0] *= 1.01
+    g_bad = n32.backward(p32, c32, bad)
+    assert np.abs(g_bad - g64).max() > 2e-5 * np.abs(g64).max()
+
+
+def test_float32_init_adam_and_validation():
+    n64, n32 = MLP((5, 8, 3)), MLP((5, 8, 3), dtype=np.float32)
+    assert n32.dtype == "float32" and n64.dtype == "float64"
+    p32, p64 = n32.init(3, n=2), n64.init(3, n=2)
+    assert p32.dtype == np.float32
+    np.testing.assert_array_equal(p32, p64.astype(np.float32))  # same draws, rounded
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        MLP((2, 2), dtype="float16")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        MLP((2, 2), dtype="bogus")
+    with pytest.raises(ValueError, match="grad must be a C-contiguous float32"):
+        _, cache = n32.forward_cache(p32[0], np.ones((2, 5)))
+        n32.backward(p32[0], cache, np.ones((2, 3)), grad=np.zeros(n32.n_params))
+    rng = np.random.default_rng(0)
+    a64, a32 = Adam(p64.shape, lr=1e-2), Adam(p32.shape, lr=1e-2, dtype="float32")
+    assert a32.m.dtype == np.float32
+    for _ in range(20):
+        g = rng.standard_normal(p64.shape)
+        a64.step(p64, g)
+        a32.step(p32, g.astype(np.float32))
+    assert p32.dtype == np.float32
+    np.testing.assert_allclose(p32, p64, rtol=0, atol=1e-5)
