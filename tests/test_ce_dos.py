@@ -275,3 +275,15 @@ def test_presets_registered():
     P = experiments.get_preset("ce_dos.figures", "paper")
     assert P["sizes"] == [10, 50, 100] and P["n_runs"] == 10
     assert (P["n_iter"], P["n_sample"], P["psi"], P["alpha"], P["sigma_min"]) == (100, 100, 0.25, 0.5, 0.2)
+
+
+def test_any_subset_of_agents_can_share():
+    mask = np.array([False, True, False, True, True])
+    res = C.run_ce_dos("logistic", 5, sharers=mask, n_iter=10, seed=3)
+    assert res.n_sharers == 3
+    assert np.all(res.share[:, ~mask] == 0) and np.all(np.isnan(res.mu_s[:, ~mask]))
+    assert np.all(np.isfinite(res.mu_s[:, mask]))
+    with pytest.raises(ValueError, match="either n_sharers or sharers"):
+        C.run_ce_dos("logistic", 5, 2, sharers=mask)
+    with pytest.raises(ValueError, match="boolean array of shape"):
+        C.run_ce_dos("logistic", 5, sharers=[1, 0, 1, 0, 1])
