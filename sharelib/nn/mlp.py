@@ -190,6 +190,7 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
         if sizes[l] > wmax:
             wmax = sizes[l]
     work = np.empty(2 * B * wmax, p.dtype)  # two (B, width) buffers, used alternately for dz and dh
+    one = np.ones(1, p.dtype)[0]  # 1 in the parameters' precision (no float64 promotion)
     dz = work[0 : B * sizes[L]].reshape(B, sizes[L])
     for b in range(B):
         for j in range(sizes[L]):
@@ -213,14 +214,16 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
             dh = work[side * B * wmax : side * B * wmax + B * din].reshape(B, din)
             np.dot(dz, W.T, dh)
             if l > 0:
-                for b in range(B):
-                    for i in range(din):
-                        hv = h[b, i]
-                        if act == 0:
-                            if hv <= 0.0:
+                if act == 0:
+                    for b in range(B):
+                        for i in range(din):
+                            if h[b, i] <= 0.0:
                                 dh[b, i] = 0.0
-                        elif act == 1:
-                            dh[b, i] *= 1.0 - hv * hv
+                elif act == 1:
+                    for b in range(B):
+                        for i in range(din):
+                            hv = h[b, i]
+                            dh[b, i] *= one - hv * hv
                 dz = dh
             else:
                 for b in range(B):

@@ -22,12 +22,24 @@ __all__ = ["Adam", "SGD", "clip_grad_norm"]
 
 @numba.njit(cache=True)
 def _adam_step(p, g, m, v, lr, b1, b2, eps, t):
-    c1 = 1.0 - b1**t
-    c2 = 1.0 - b2**t
+    # the scalars in the parameters' precision, so float32 parameters are updated in float32
+    # arithmetic throughout (vectorised; for float64 this is exactly the float64 formula)
+    c = np.empty(7, p.dtype)
+    c[0] = b1
+    c[1] = 1.0 - b1
+    c[2] = b2
+    c[3] = 1.0 - b2
+    c[4] = lr
+    c[5] = 1.0 - b1**t
+    c[6] = 1.0 - b2**t
+    b1_, nb1, b2_, nb2, lr_, c1, c2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+    e = np.empty(1, p.dtype)
+    e[0] = eps
+    eps_ = e[0]
     for k in range(p.shape[0]):
-        m[k] = b1 * m[k] + (1.0 - b1) * g[k]
-        v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k]
-        p[k] -= lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps)
+        m[k] = b1_ * m[k] + nb1 * g[k]
+        v[k] = b2_ * v[k] + nb2 * g[k] * g[k]
+        p[k] -= lr_ * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps_)
 
 
 @numba.njit(cache=True)
