@@ -458,13 +458,25 @@ def _run_serial(fn, tasks, todo, cache_dir, keys, **_):
         yield t, _call_and_cache(fn, p, s, cache_dir, keys.get(t))
 
 
+def _start_method(fn: Callable) -> str | None:
+    """How to start local workers for ``fn``.
+
+    Forking a multi-threaded process (a Jupyter kernel always has threads) can deadlock a child
+    that inherits a held lock, so an importable ``fn`` runs in workers forked from a clean
+    ``forkserver``. A function defined in ``__main__`` (a notebook cell, a script) cannot be
+    imported by such workers; it needs ``fork``, which copies the parent's ``__main__``.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if getattr(fn, "__module__", "__main__") == "__main__":
+        return "fork" if "fork" in methods else None
+    return "forkserver" if "forkserver" in methods else None
+
+
 def _run_processes(fn, tasks, todo, cache_dir, keys, n_jobs=None, **_):
     if not todo:
         return
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
-    # fork keeps functions defined in a notebook's __main__ importable in the workers (Linux/macOS).
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else None
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context(_start_method(fn))
     with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
         futures = {}
         for t in todo:

@@ -22,6 +22,10 @@ from .experiments import PRESET_NAMES, check_choice, check_int
 __all__ = ["Notebook", "NotebookFailure", "find_notebooks", "select", "describe", "reproduce", "notebooks_dir"]
 
 
+#: A cell running longer than this fails its notebook instead of hanging the pipeline forever.
+CELL_TIMEOUT_S = int(os.environ.get("SHARELIB_CELL_TIMEOUT", "3600"))
+
+
 def notebooks_dir() -> Path:
     """The repository's ``notebooks/`` (``$SHARELIB_NOTEBOOKS_DIR`` overrides it)."""
     env = os.environ.get("SHARELIB_NOTEBOOKS_DIR")
@@ -119,6 +123,7 @@ def _execute(notebook: Notebook, root: str, out_dir: str, preset: str, progress:
         papermill.execute_notebook(
             str(src), str(dst), parameters={"preset": preset}, cwd=str(src.parent),
             progress_bar=progress, log_output=False, request_save_on_cell_execute=False,
+            execution_timeout=CELL_TIMEOUT_S,
         )
     except PapermillExecutionError as exc:
         return NotebookFailure(notebook, _source_cell(src, exc.cell_index, exc.source),

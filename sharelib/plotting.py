@@ -33,6 +33,8 @@ from . import __version__
 
 _STYLE = Path(__file__).with_name("sharelib.mplstyle")
 _IMPORTED_AT = time.time()
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 #: House colours, one per recurring role (Okabe-Ito palette, colour-blind safe).
 COLORS = {
@@ -128,6 +130,7 @@ def update_manifest(key: str, entry: Mapping[str, Any], directory: Path | None =
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, manifest)
 
 
@@ -169,6 +172,7 @@ def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str,
         os.close(fd)
         fig.savefig(tmp, format=ext, metadata={"Creator": f"sharelib {__version__}"} if ext == "png" else
                     {"Creator": f"sharelib {__version__}", "CreationDate": None})
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files; figures are for everyone
         os.replace(tmp, target)
         paths[ext] = str(target.relative_to(root))
     key = str((folder / fig_id).relative_to(root))

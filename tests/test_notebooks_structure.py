@@ -52,3 +52,18 @@ def test_notebook_conventions(path):
     assert match is None, f"absolute path in the notebook: ...{text[max(0, match.start() - 40):match.end() + 40]}..."
     assert not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), \
         "commit the notebook itself, not a papermill output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO / "notebooks")))
+def test_papermill_sees_every_parameter(path):
+    """papermill's parser silently drops a line it cannot read (e.g. a comment containing '=')."""
+    import papermill
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    declared = []
+    for stmt in ast.parse("".join(cell["source"])).body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        declared += [t.id for t in targets]
+    seen = papermill.inspect_notebook(str(path))
+    assert sorted(seen) == sorted(declared), f"papermill does not see: {sorted(set(declared) - set(seen))}"

@@ -67,3 +67,11 @@ def test_manifest_updates_are_atomic_under_concurrency(figdir):
     manifest = json.loads((figdir / "MANIFEST.json").read_text())
     assert len(manifest) == 100, "no update is lost when four writers race"
     assert not [f for f in os.listdir(figdir) if f.startswith(".MANIFEST-")], "no temporary file left behind"
+
+
+def test_saved_files_are_readable_by_everyone(figdir):
+    plotting.savefig(_fig(), "fig1", paper="demo", notebook="d.ipynb", params={"preset": "paper"})
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("demo/fig1.png", "demo/fig1.pdf", "MANIFEST.json"):
+        assert (figdir / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
