@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["Adam", "SGD", "clip_grad_norm"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")  # no division-by-zero branch: the loop vectorises
 def _adam_step(p, g, m, v, lr, b1, b2, eps, t):
     # the scalars in the parameters' precision, so float32 parameters are updated in float32
     # arithmetic throughout (vectorised; for float64 this is exactly the float64 formula)
