@@ -190,7 +190,7 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
         if sizes[l] > wmax:
             wmax = sizes[l]
     work = np.empty(2 * B * wmax, p.dtype)  # two (B, width) buffers, used alternately for dz and dh
-    one = np.ones(1, p.dtype)[0]  # 1 in the parameters' precision (no float64 promotion)
+    gb = np.empty(wmax, p.dtype)  # bias-gradient accumulator (a separate array, so the loop vectorises)
     dz = work[0 : B * sizes[L]].reshape(B, sizes[L])
     for b in range(B):
         for j in range(sizes[L]):
@@ -206,9 +206,13 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
         W = p[wo:bo].reshape(din, dout)
         gW = grad[wo:bo].reshape(din, dout)
         gW += np.dot(h.T, dz)
-        for b in range(B):
+        for j in range(dout):
+            gb[j] = grad[bo + j]
+        for b in range(B):  # same additions in the same order as grad[bo + j] += dz[b, j]
             for j in range(dout):
-                grad[bo + j] += dz[b, j]
+                gb[j] += dz[b, j]
+        for j in range(dout):
+            grad[bo + j] = gb[j]
         if l > 0 or want_dx:
             side = 1 - side
             dh = work[side * B * wmax : side * B * wmax + B * din].reshape(B, din)
@@ -223,7 +227,7 @@ def _backward(p, sizes, act, cache, dout_, grad, dx):
                     for b in range(B):
                         for i in range(din):
                             hv = h[b, i]
-                            dh[b, i] *= one - hv * hv
+                            dh[b, i] *= 1.0 - hv * hv
                 dz = dh
             else:
                 for b in range(B):
