@@ -10,7 +10,10 @@ column) with three implementations, measured in the same run:
 - ``numpy``: a straightforward NumPy implementation of the same forward/backward/Adam (float64),
   the reference every sharelib benchmark reports against;
 - ``torch``: a PyTorch CPU implementation (float32, autograd, ``torch.optim.Adam``) in the CleanRL
-  style, when torch is installed (``pip install torch``); the column is skipped otherwise.
+  style, when torch is installed (``pip install torch``); the column is skipped otherwise.  It is
+  given the fast options a performance-minded PyTorch user would pick: fused Adam
+  (``fused=True``, torch >= 2.4; the per-tensor loop otherwise) and ``Categorical`` without
+  argument validation (together about 20% faster than the defaults at 32 copies).
 
 Usage::
 
@@ -188,12 +191,22 @@ def make_torch_ppo(obs_dim, n_actions, n_agents, n_steps, n_epochs, n_minibatche
         nn.init.orthogonal_(net[-1].weight, gain)
         return net
 
+    def adam(params):
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=HP["lr"], eps=1e-5, fused=True)
+        except (TypeError, RuntimeError):  # torch without fused CPU Adam
+            return torch.optim.Adam(params, lr=HP["lr"], eps=1e-5)
+
+    def categorical(logits):
+        return torch.distributions.Categorical(logits=logits, validate_args=False)
+
     class TorchPPO:
         def __init__(self):
             self.pi = [mlp(n_actions, 0.01) for _ in range(n_agents)]
             self.vf = [mlp(1, 1.0) for _ in range(n_agents)]
-            self.opt_pi = [torch.optim.Adam(p.parameters(), lr=HP["lr"], eps=1e-5) for p in self.pi]
-            self.opt_vf = [torch.optim.Adam(v.parameters(), lr=HP["lr"], eps=1e-5) for v in self.vf]
+            self.opt_pi = [adam(p.parameters()) for p in self.pi]
+            self.opt_vf = [adam(v.parameters()) for v in self.vf]
 
         def iteration(self, env, obs, rng):
             T, E, n = n_steps, env.n_envs, n_agents
@@ -206,7 +219,7 @@ def make_torch_ppo(obs_dim, n_actions, n_agents, n_steps, n_epochs, n_minibatche
                     o = torch.from_numpy(obs)
                     O[t] = o
                     for i in range(n):
-                        dist = torch.distributions.Categorical(logits=self.pi[i](o[:, i]))
+                        dist = categorical(self.pi[i](o[:, i]))
                         a = dist.sample()
                         A[t, :, i] = a
                         LP[t, :, i] = dist.log_prob(a)
@@ -236,7 +249,7 @@ def make_torch_ppo(obs_dim, n_actions, n_agents, n_steps, n_epochs, n_minibatche
                         idx = perm[s:s + mb]
                         ad = AD[idx]
                         ad = (ad - ad.mean()) / (ad.std() + 1e-8)
-                        dist = torch.distributions.Categorical(logits=self.pi[i](X[idx]))
+                        dist = categorical(self.pi[i](X[idx]))
                         ratio = (dist.log_prob(Ai[idx]) - OL[idx]).exp()
                         pg = -torch.min(ratio * ad, ratio.clamp(1 - HP["clip"], 1 + HP["clip"]) * ad).mean()
                         loss = pg - HP["ent"] * dist.entropy().mean()
