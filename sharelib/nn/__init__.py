@@ -1,7 +1,9 @@
 """Small numba neural networks with hand-written backward passes (``sharelib.nn``).
 
-Everything an agent learns lives in **one flat, contiguous float64 vector**; a
-population of agents is a 2-D array ``(n_agents, n_params)``.  Averaging,
+Everything an agent learns lives in **one flat, contiguous float64 vector**
+(or float32 with ``MLP(..., dtype="float32")``, the precision PyTorch uses by
+default: about twice as fast on large batches); a population of agents is a
+2-D array ``(n_agents, n_params)``.  Averaging,
 mixing or regularising parameters between agents (federations, consensus,
 policy sharing) is therefore plain array arithmetic, e.g. federated averaging
 is ``pop[:] = pop.mean(axis=0)`` and consensus over a row-stochastic matrix
@@ -19,6 +21,9 @@ derivative w.r.t. the network output):
     :func:`categorical_logp`, :func:`categorical_entropy`, :func:`softmax`,
     :func:`gaussian_logp`, :func:`gaussian_entropy`, :func:`value_loss`,
     :func:`ppo_surrogate`, :func:`pg_surrogate`, :func:`huber_loss`.
+The MLP kernels and Adam compute in the dtype of the parameters they are given (float64 or
+float32; float32 uses a rational tanh with absolute error below 4e-7); the heads compute in
+float64.  Gradient checks against finite differences need float64.
 Optimisers: :class:`Adam` (Kingma & Ba 2015, Algorithm 1), :class:`SGD`
 (optional momentum) and :func:`clip_grad_norm` (per row of a population).
 
@@ -36,7 +41,7 @@ row-major order followed by the bias ``b_l`` of length ``d_{l+1}``, so that
 """
 
 from ._blas import set_blas_threads
-from .mlp import MLP, ACTIVATIONS
+from .mlp import MLP, ACTIVATIONS, DTYPES
 from .heads import (
     softmax,
     categorical_logp,
@@ -54,6 +59,7 @@ from .optim import Adam, SGD, clip_grad_norm
 __all__ = [
     "MLP",
     "ACTIVATIONS",
+    "DTYPES",
     "softmax",
     "categorical_logp",
     "categorical_entropy",
