@@ -85,7 +85,8 @@ def test_advantage_hook_value_sharing_cooperates():
     assert res.final_return().mean() > 2.7
 
 
-def test_params_hook_federated_averaging_keeps_agents_identical():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_params_hook_federated_averaging_keeps_agents_identical(dtype):
     calls = []
 
     def spy(pops, ctx):
@@ -93,12 +94,13 @@ def test_params_hook_federated_averaging_keeps_agents_identical():
         federated_average()(pops, ctx)
 
     env = MatrixGame(4)
-    L = PPO.for_env(env, hidden=(4,), n_steps=4, seed=0, hooks=Hooks(params=spy))
+    L = PPO.for_env(env, hidden=(4,), n_steps=4, seed=0, hooks=Hooks(params=spy), dtype=dtype)
     assert not np.allclose(L.policy_params[0], L.policy_params[1])
     L.train(env, 48, seed=0)
     assert calls == [["policy", "value"]] * 3
     np.testing.assert_allclose(L.policy_params[0], L.policy_params[1])
     np.testing.assert_allclose(L.value_params[0], L.value_params[1])
+    assert L.policy_params.dtype == dtype and L.value_params.dtype == dtype
 
 
 def test_params_hooks_algebra():
@@ -128,7 +130,8 @@ def test_mix_rewards_keeps_total_with_stochastic_rows():
     np.testing.assert_allclose(out_t.sum(-1), r.sum(-1))
 
 
-def test_loss_hook_steers_indifferent_policy():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_loss_hook_steers_indifferent_policy(dtype):
     env = Bandit(8, means=(0.5, 0.5, 0.5), noise_std=0.1)
     seen = []
 
@@ -136,7 +139,7 @@ def test_loss_hook_steers_indifferent_policy():
         seen.append((batch.network, batch.logits.shape, batch.obs.shape))
         return log_prob_penalty(target_action=1, coef=1.0)(batch)
 
-    L = REINFORCE.for_env(env, hidden=(), lr=0.1, hooks=Hooks(loss=hook), seed=0)
+    L = REINFORCE.for_env(env, hidden=(), lr=0.1, hooks=Hooks(loss=hook), seed=0, dtype=dtype)
     L.train(env, 2000, seed=0)
     p = L.probs(np.ones((1, 1, 1)))[0, 0]
     assert p[1] > 0.9
