@@ -253,3 +253,27 @@ def test_ppo_float32_update_tracks_float64():
     # acting works in float32 too, and float32 training learns the grid world
     res = L32.train(env, 30_000, seed=1)
     assert res.final_return()[0] > 0.9
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(share_params=True, norm_adv=False, policy_bias=False),
+                                dict(n_minibatches=3, clip=None)])
+def test_fused_epoch_kernel_equals_python_minibatch_loop(kw):
+    """Without a loss hook, update runs one numba kernel per epoch; with a (zero) loss hook it runs
+    the Python loop over minibatches.  Both must give the same parameters to the last bit."""
+    from sharelib.envs.toy import MatrixGame
+    from sharelib.learners import Hooks
+    from sharelib.learners.common import EpisodeTracker
+
+    env = MatrixGame(5)
+    zero = Hooks(loss=lambda b: (0.0, np.zeros_like(b.logits)))
+    La = PPO.for_env(env, hidden=(8,), n_steps=7, seed=3, **kw)
+    Lb = PPO.for_env(env, hidden=(8,), n_steps=7, seed=3, hooks=zero, **kw)
+    obs = env.reset(0)
+    for it in range(3):
+        ro, obs = La.collect(env, obs, np.random.default_rng(it), EpisodeTracker(5, 2))
+        sa = La.update(ro, np.random.default_rng(10 + it))
+        sb = Lb.update(ro, np.random.default_rng(10 + it))
+    np.testing.assert_array_equal(La.policy_params, Lb.policy_params)
+    np.testing.assert_array_equal(La.value_params, Lb.value_params)
+    assert La.policy_opt.t == Lb.policy_opt.t == 3 * 4 * (35 // (35 // La.n_minibatches))
+    assert sa == pytest.approx(sb, rel=1e-12, abs=1e-15)

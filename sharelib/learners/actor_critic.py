@@ -31,6 +31,11 @@ rollout ends inside an episode both bootstrap from ``V`` of the last observation
 Differences from some public implementations, on purpose: policy and value have separate
 networks and optimisers (so ``vf_coef`` only matters through gradient clipping), gradients are
 clipped per network, there is no value-function clipping, and the learning rate is constant.
+
+Implementation: without a loss hook, step 4 runs as one numba kernel per epoch
+(``_epoch_kernel``); a loss hook is Python, so with one the minibatch loop runs in Python.  Both
+give bit-identical parameters (tests/test_learners.py).  ``dtype="float32"`` trains the networks
+in float32 (about twice as fast on large minibatches); returns and advantages stay float64.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import numpy as np
 
 from ..nn.heads import _log_softmax_row, value_loss
 from ..nn.mlp import MLP, _backward, _forward
-from ..nn.optim import Adam, _clip_rows
+from ..nn.optim import Adam, _adam_step, _clip_rows
 from .common import EpisodeTracker, TrainResult, gae
 from .hooks import HookContext, Hooks, LossBatch, Rollout
 
@@ -197,6 +202,59 @@ def _value_step_grad(p, sizes, act, X, R, vf_coef, grad, cache):
     grad[:] = 0.0
     _backward(p, sizes, act, cache, dout, grad, np.empty((0, sizes[0]), p.dtype))
     return loss
+
+
+@numba.njit(cache=True)
+def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, As, OLs, ADn, RTs, perms, clip,
+                  ent_coef, vf_coef, pi_mask, max_norm, pi_m, pi_v, v_m, v_v, pi_lr, v_lr, b1, b2,
+                  eps, pi_t0, v_t0, pi_cache, v_cache, stats):
+    """One epoch of minibatch updates without Python in between (used when there is no loss hook).
+
+    Exactly the loop of :meth:`ActorCritic.update`: for each minibatch ``j`` and network ``k``,
+    gather rows ``perms[k, j*mb:(j+1)*mb]``, take the policy and value gradients with the
+    (already normalised) advantages ``ADn[k, j]``; then mask, clip per network and take one
+    Adam step (step numbers ``t0 + j + 1``).  ``stats`` (6,) accumulates policy loss, value
+    loss, entropy, approx KL, clip fraction and the number of gradient evaluations.
+    """
+    n_data, Nk, d = Xs.shape
+    n_mb = ADn.shape[1]
+    mb = ADn.shape[2]
+    Xb = np.empty((mb, d), pi_pop.dtype)
+    Ab = np.empty(mb, np.int64)
+    OLb = np.empty(mb)
+    RTb = np.empty(mb)
+    pi_grad = np.zeros_like(pi_pop)
+    v_grad = np.zeros_like(v_pop)
+    no_extra = np.empty((0, pi_sizes[pi_sizes.shape[0] - 1]), pi_pop.dtype)
+    use_mask = pi_mask.shape[0] == pi_pop.shape[1]
+    for j in range(n_mb):
+        for k in range(n_data):
+            for q in range(mb):
+                r = perms[k, j * mb + q]
+                for c in range(d):
+                    Xb[q, c] = Xs[k, r, c]
+                Ab[q] = As[k, r]
+                OLb[q] = OLs[k, r]
+                RTb[q] = RTs[k, r]
+            pl, H, kl, cf = _policy_step_grad(pi_pop[k], pi_sizes, act, Xb, Ab, OLb, ADn[k, j], clip,
+                                              ent_coef, no_extra, pi_grad[k], pi_cache)
+            vl = _value_step_grad(v_pop[k], v_sizes, act, Xb, RTb, vf_coef, v_grad[k], v_cache)
+            stats[0] += pl
+            stats[1] += vl
+            stats[2] += H
+            stats[3] += kl
+            stats[4] += cf
+            stats[5] += 1.0
+        if use_mask:
+            for i in range(pi_grad.shape[0]):
+                for q in range(pi_grad.shape[1]):
+                    pi_grad[i, q] *= pi_mask[q]
+        _clip_rows(pi_grad, max_norm)
+        _clip_rows(v_grad, max_norm)
+        _adam_step(pi_pop.reshape(-1), pi_grad.reshape(-1), pi_m.reshape(-1), pi_v.reshape(-1), pi_lr,
+                   b1, b2, eps, float(pi_t0 + j + 1))
+        _adam_step(v_pop.reshape(-1), v_grad.reshape(-1), v_m.reshape(-1), v_v.reshape(-1), v_lr,
+                   b1, b2, eps, float(v_t0 + j + 1))
 
 
 # ----------------------------------------------------------------------------------- learner
@@ -368,6 +426,54 @@ class ActorCritic:
                 raise ValueError(f"advantage hook must return shape {adv.shape}; got {adv2.shape}")
             adv = adv2
         ctx.advantages = adv
+        if self.hooks.loss is None:
+            stats = self._update_fused(rollout, adv, ret, rng)
+        else:
+            stats = self._update_python(rollout, adv, ret, rng, ctx)
+        if self.hooks.params is not None:
+            self.hooks.params({"policy": self.policy_params, "value": self.value_params}, ctx)
+        self.iteration += 1
+        return stats
+
+    def _stacked(self, rollout, adv, ret):
+        """Training data per network, agent-major when parameters are shared: ``(m, Nk, ...)``."""
+        T, E, n, d = rollout.obs.shape
+        m = self.n_networks
+        X = np.ascontiguousarray(rollout.obs.reshape(T * E, n, d).transpose(1, 0, 2), dtype=self.dtype)
+        cols = [np.ascontiguousarray(a.reshape(T * E, n).T).reshape(m, -1)
+                for a in (rollout.actions, rollout.logp, adv, ret)]
+        return (X.reshape(m, -1, d), *cols)
+
+    def _update_fused(self, rollout, adv, ret, rng):
+        """Steps 4 of the module docstring in one numba kernel per epoch (no loss hook)."""
+        Xs, As, OLs, ADs, RTs = self._stacked(rollout, adv, ret)
+        m, Nk = As.shape
+        mb = max(1, Nk // self.n_minibatches)
+        n_mb = Nk // mb
+        clip = -1.0 if self.clip is None else self.clip
+        pi_mask = np.empty(0, self.dtype) if self._pi_grad_mask is None else self._pi_grad_mask
+        pi_cache = np.empty(mb * self.policy_net.cache_width, self.dtype)
+        v_cache = np.empty(mb * self.value_net.cache_width, self.dtype)
+        po, vo = self.policy_opt, self.value_opt
+        acc = np.zeros(6)
+        for _ in range(self.n_epochs):
+            perms = np.stack([rng.permutation(Nk) for _k in range(m)])
+            ADp = np.take_along_axis(ADs, perms[:, : n_mb * mb], axis=1).reshape(m, n_mb, mb)
+            if self.norm_adv and mb > 1:  # per minibatch, as (a - a.mean()) / (a.std() + 1e-8)
+                ADp = (ADp - ADp.mean(axis=2, keepdims=True)) / (ADp.std(axis=2, keepdims=True) + 1e-8)
+            _epoch_kernel(self.policy_params, self.value_params, self.policy_net._sizes,
+                          self.value_net._sizes, self.policy_net._act, Xs, As, OLs,
+                          np.ascontiguousarray(ADp), RTs, perms, clip, self.ent_coef, self.vf_coef,
+                          pi_mask, self.max_grad_norm, po.m, po.v, vo.m, vo.v, po.lr, vo.lr, po.b1,
+                          po.b2, po.eps, po.t, vo.t, pi_cache, v_cache, acc)
+            po.t += n_mb
+            vo.t += n_mb
+        n_upd = max(acc[5], 1.0)
+        keys = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")
+        return {k: acc[i] / n_upd for i, k in enumerate(keys)}
+
+    def _update_python(self, rollout, adv, ret, rng, ctx):
+        """Step 4 with a Python loop over minibatches (needed to call the loss hook)."""
         T, E, n, d = rollout.obs.shape
         N = T * E
         obs = rollout.obs.reshape(N, n, d)
@@ -428,9 +534,6 @@ class ActorCritic:
                 _clip_rows(v_grad, self.max_grad_norm)
                 self.policy_opt.step(self.policy_params, pi_grad)
                 self.value_opt.step(self.value_params, v_grad)
-        if self.hooks.params is not None:
-            self.hooks.params({"policy": self.policy_params, "value": self.value_params}, ctx)
-        self.iteration += 1
         return {k: v / max(n_upd, 1) for k, v in stats.items()}
 
     def train(self, env, total_steps, seed=0, progress=False, callback=None):
