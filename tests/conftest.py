@@ -4,15 +4,20 @@
   change to a kernel; notebook kernels started by nbval and papermill inherit it.
 * ``SHARELIB_FIGURES_DIR`` keeps test figures (quick preset) out of the committed ``figures/``.
 * ``MPLBACKEND=Agg`` keeps matplotlib headless.
+
+``notebooks/conftest.py`` runs this file too, so ``pytest notebooks/X.ipynb`` alone gets the same
+setup; the ``SHARELIB_TEST_SCRATCH`` guard makes one session share one scratch folder.
 """
 
 import os
 import tempfile
 from pathlib import Path
 
-_SCRATCH = Path(tempfile.mkdtemp(prefix="sharelib-tests-"))
-os.environ["NUMBA_CACHE_DIR"] = str(_SCRATCH / "numba-cache")
-os.environ["SHARELIB_FIGURES_DIR"] = str(_SCRATCH / "figures")
+if "SHARELIB_TEST_SCRATCH" not in os.environ:
+    _scratch = Path(tempfile.mkdtemp(prefix="sharelib-tests-"))
+    os.environ["SHARELIB_TEST_SCRATCH"] = str(_scratch)
+    os.environ["NUMBA_CACHE_DIR"] = str(_scratch / "numba-cache")
+    os.environ["SHARELIB_FIGURES_DIR"] = str(_scratch / "figures")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
