@@ -191,3 +191,40 @@ def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str,
     }
     update_manifest(key, entry, root)
     return entry
+
+
+def live(fn, **controls):
+    """Show ``controls`` (ipywidgets) that redraw ``fn(**values)`` whenever one of them changes.
+
+    Like ``ipywidgets.interact``, except that nothing runs when the cell is executed: the
+    notebook's static figure (drawn by the cell above, at the notebook's parameters) is the
+    starting point, and a redraw happens only when a reader moves a control. ``interact`` runs
+    ``fn`` at display time inside an Output widget, and headless executors (papermill, nbclient)
+    can then wait forever for that output (papermill issue 723, nbclient issue 312); this layer
+    never gives them anything to wait for.
+
+    >>> import ipywidgets as w  # doctest: +SKIP
+    >>> live(explore, n=w.IntSlider(value=10, min=2, max=20))  # doctest: +SKIP
+    """
+    import ipywidgets as widgets
+    from IPython.display import clear_output, display
+
+    if not controls:
+        raise ValueError("live needs at least one control widget")
+    out = widgets.Output()
+
+    def redraw(_change=None):
+        with out:
+            clear_output(wait=True)
+            fn(**{name: control.value for name, control in controls.items()})
+            import matplotlib.pyplot as plt
+
+            plt.show()
+
+    for name, control in controls.items():
+        if hasattr(control, "continuous_update"):
+            control.continuous_update = False  # redraw on release, not on every pixel
+        if hasattr(control, "description") and not control.description:
+            control.description = name
+        control.observe(redraw, names="value")
+    display(widgets.VBox([widgets.VBox(list(controls.values())), out]))

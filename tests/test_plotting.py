@@ -75,3 +75,16 @@ def test_saved_files_are_readable_by_everyone(figdir):
     os.umask(umask)
     for name in ("demo/fig1.png", "demo/fig1.pdf", "MANIFEST.json"):
         assert (figdir / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_live_widgets_run_nothing_until_a_control_moves():
+    widgets = pytest.importorskip("ipywidgets")
+    calls = []
+    slider = widgets.IntSlider(value=3, min=0, max=10)
+    plotting.live(lambda n: calls.append(n), n=slider)
+    assert calls == [], "nothing runs at display time (papermill would wait on it)"
+    assert slider.description == "n" and slider.continuous_update is False
+    slider.value = 7
+    assert calls == [7]
+    with pytest.raises(ValueError, match="at least one control"):
+        plotting.live(lambda: None)
