@@ -44,7 +44,7 @@ import numba
 import numpy as np
 
 from ..nn.heads import _log_softmax_row, value_loss
-from ..nn.mlp import MLP, _backward, _forward
+from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
 from .common import EpisodeTracker, TrainResult, gae
 from .hooks import HookContext, Hooks, LossBatch, Rollout
@@ -88,23 +88,6 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
             logp[e, i] = row[a]
             vals[e, i] = v[e, 0]
     return acts, logp, vals
-
-
-@numba.njit(cache=True)
-def _values_kernel(v_pop, v_sizes, act, obs, shared):
-    E, n, d = obs.shape
-    x = np.empty((E, d), v_pop.dtype)
-    vc = np.empty(E * np.sum(v_sizes), v_pop.dtype)
-    vals = np.empty((E, n))
-    for i in range(n):
-        k = 0 if shared else i
-        for e in range(E):
-            for j in range(d):
-                x[e, j] = obs[e, i, j]
-        v = _forward(v_pop[k], v_sizes, act, x, vc)
-        for e in range(E):
-            vals[e, i] = v[e, 0]
-    return vals
 
 
 @numba.njit(cache=True)
@@ -404,8 +387,8 @@ class ActorCritic:
             obs, r, d = env.step(a)
             R[t], D[t] = r, d
             tracker.add(r, d)
-        V[T] = _values_kernel(self.value_params, self.value_net._sizes, self.value_net._act,
-                              obs, self.share_params)
+        V[T] = _forward_agents(self.value_params, self.value_net._sizes, self.value_net._act,
+                               obs, self.share_params)[:, :, 0]
         self.env_steps += T * E
         return Rollout(O, Acts, R, D, V, LP, obs.copy()), obs
 

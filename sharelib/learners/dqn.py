@@ -26,32 +26,13 @@ import numba
 import numpy as np
 
 from ..nn.heads import huber_loss
-from ..nn.mlp import MLP, _backward, _forward
+from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _clip_rows
 from .actor_critic import _float_in, _pos_int, evaluate
 from .common import EpisodeTracker, TrainResult
 from .hooks import HookContext, Hooks, Rollout
 
 __all__ = ["DQN"]
-
-
-@numba.njit(cache=True)
-def _q_all(pop, sizes, act, obs, shared):
-    E, n, d = obs.shape
-    A = sizes[sizes.shape[0] - 1]
-    x = np.empty((E, d))
-    c = np.empty(E * np.sum(sizes))
-    q = np.empty((E, n, A))
-    for i in range(n):
-        k = 0 if shared else i
-        for e in range(E):
-            for j in range(d):
-                x[e, j] = obs[e, i, j]
-        y = _forward(pop[k], sizes, act, x, c)
-        for e in range(E):
-            for a in range(A):
-                q[e, i, a] = y[e, a]
-    return q
 
 
 @numba.njit(cache=True)
@@ -153,7 +134,7 @@ class DQN:
 
     def q_values(self, obs):
         """``Q(o, .)`` for observations ``(E, n, obs_dim)`` -> ``(E, n, n_actions)``."""
-        return _q_all(self.q_params, self.q_net._sizes, self.q_net._act, np.asarray(obs), self.share_params)
+        return _forward_agents(self.q_params, self.q_net._sizes, self.q_net._act, np.asarray(obs), self.share_params)
 
     def act(self, obs, rng=None, greedy=False, epsilon=None):
         """Epsilon-greedy actions ``(E, n)`` (returned as a 1-tuple-compatible ``(actions, None, None)``)."""
