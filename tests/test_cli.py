@@ -1,5 +1,6 @@
 """``python -m sharelib list`` / ``reproduce``, and papermill's own command line, as a user runs them."""
 
+from pathlib import Path
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 
 def run(*args, env=None, cwd=REPO):

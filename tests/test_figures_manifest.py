@@ -1,8 +1,10 @@
 """Every committed paper-preset figure has its provenance in figures/MANIFEST.json, and vice versa."""
 
+from pathlib import Path
 import json
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 FIGURES = REPO / "figures"
 

@@ -1,8 +1,10 @@
 """Every numba kernel in the library is compiled with ``cache=True`` (DESIGN.md: fast reruns)."""
 
+from pathlib import Path
 import ast
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 JIT_NAMES = {"njit", "jit", "vectorize", "guvectorize"}
 

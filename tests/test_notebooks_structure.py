@@ -1,12 +1,14 @@
 """Every notebook follows the conventions: one literal-only parameters cell with a preset, clean outputs."""
 
+from pathlib import Path
 import ast
 import json
 import re
 
 import pytest
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 NOTEBOOKS = sorted((REPO / "notebooks").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]

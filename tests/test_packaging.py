@@ -1,9 +1,11 @@
 """pyproject.toml and environment.yml list the same runtime dependencies; .ci/run is the README's test command."""
 
+from pathlib import Path
 import re
 import tomllib
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 
 def _pyproject_deps():
