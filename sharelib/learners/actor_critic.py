@@ -43,7 +43,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..nn.heads import _log_softmax_row, value_loss
+from ..nn.heads import _inverse_cdf, _log_softmax_row, value_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
 from .common import EpisodeTracker, TrainResult, gae
@@ -74,16 +74,7 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
         v = _forward(v_pop[k], v_sizes, act, x, vc)
         for e in range(E):
             _log_softmax_row(z[e], row)
-            a = A - 1
-            if greedy:
-                a = np.argmax(row)
-            else:
-                c = 0.0
-                for q in range(A):
-                    c += np.exp(row[q])
-                    if u[e, i] < c:
-                        a = q
-                        break
+            a = np.argmax(row) if greedy else _inverse_cdf(row, u[e, i])
             acts[e, i] = a
             logp[e, i] = row[a]
             vals[e, i] = v[e, 0]

@@ -216,13 +216,19 @@ def sample_categorical(logits, u):
     for e in range(E):
         for i in range(n):
             _log_softmax_row(logits[e, i], row)
-            c = 0.0
-            a = A - 1
-            for k in range(A):
-                c += np.exp(row[k])
-                if u[e, i] < c:
-                    a = k
-                    break
+            a = _inverse_cdf(row, u[e, i])
             acts[e, i] = a
             logp[e, i] = row[a]
     return acts, logp
+
+
+@numba.njit(cache=True)
+def _inverse_cdf(log_probs, u):
+    """The action whose cumulative probability first exceeds ``u`` (the last one if rounding leaves
+    the total below ``u``), from a row of log-probabilities."""
+    c = 0.0
+    for k in range(log_probs.shape[0]):
+        c += np.exp(log_probs[k])
+        if u < c:
+            return k
+    return log_probs.shape[0] - 1
