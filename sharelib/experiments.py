@@ -307,6 +307,10 @@ class ResultCache:
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.pkl"
 
+    def entries(self) -> list[str]:
+        """Keys of the finished entries (temporary ``.part`` files of interrupted writers excluded)."""
+        return sorted(p.stem for p in self.directory.glob("*.pkl") if not p.name.startswith("."))
+
     def load(self, key: str) -> tuple[bool, Any]:
         """``(True, value)`` for a valid entry, ``(False, None)`` for a missing or corrupted one."""
         path = self.path(key)
@@ -333,7 +337,9 @@ class ResultCache:
     def store(self, key: str, value: Any) -> None:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         blob = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".pkl")
+        # The temporary name never ends in ".pkl", so nothing that lists finished entries can see a
+        # half-written file (a writer killed mid-store leaves only a ".part" file behind).
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(blob)

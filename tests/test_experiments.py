@@ -159,6 +159,21 @@ def test_cache_detects_corruption_and_recomputes(tmp_path):
     assert CALLS == []
 
 
+def test_half_written_entry_is_never_listed_as_finished(tmp_path, monkeypatch):
+    cache = ex.ResultCache(tmp_path)
+    seen = {}
+
+    def fsync_then_look(fd):  # the moment a killed writer could leave its file behind
+        seen["entries"] = cache.entries()
+        seen["files"] = sorted(p.name for p in tmp_path.iterdir())
+
+    monkeypatch.setattr(ex.os, "fsync", fsync_then_look)
+    cache.store("abc", 1)
+    assert seen["entries"] == [] and len(seen["files"]) == 1, "the temporary file exists but is not an entry"
+    assert not seen["files"][0].endswith(".pkl")
+    assert cache.entries() == ["abc"] and cache.load("abc") == (True, 1)
+
+
 def test_cache_key_changes_with_parameters_seed_and_function(tmp_path):
     cache = ex.ResultCache(tmp_path)
     k = cache.key(counted_point, {"x": 1}, 0, 5)
@@ -196,11 +211,13 @@ def test_killed_sweep_resumes_where_it_stopped(tmp_path, backend):
     cmd = [sys.executable, str(script), str(cache), str(marks), backend]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
-    while len(list(cache.glob("*.pkl"))) < 6 and time.time() < deadline:
+    while (not cache.exists() or len(ex.ResultCache(cache).entries()) < 6) and time.time() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole group: workers too
     proc.wait()
-    done_before = {p.name for p in cache.glob("*.pkl")}
+    done_before = set(ex.ResultCache(cache).entries())
+    for key in done_before:  # what a killed writer left under a result name is complete
+        assert ex.ResultCache(cache).load(key)[0], key
     assert 6 <= len(done_before) < 24, "the sweep was killed midway"
     for stale in marks.iterdir():
         stale.unlink()
@@ -212,7 +229,7 @@ def test_killed_sweep_resumes_where_it_stopped(tmp_path, backend):
     out2 = subprocess.run([sys.executable, str(script), str(fresh), str(marks), "serial"],
                           capture_output=True, text=True, check=True)
     assert values == json.loads(out2.stdout), "resumed results equal an uninterrupted run"
-    assert not list(cache.glob(".tmp-*")) or all(p.stat().st_size >= 0 for p in cache.glob(".tmp-*"))
+    assert not [p for p in cache.glob("*.pkl") if p.name.startswith(".")], "temporaries never look finished"
 
 
 def test_sweep_on_ray_matches_serial_when_ray_is_installed():
