@@ -110,6 +110,17 @@ def test_n_elite():
     assert C.n_elite(10, 1.0, "drop") == 0
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 100, 257])
+def test_select_returns_every_order_statistic(k):
+    rng = np.random.default_rng(k)
+    for x in (rng.normal(size=k), np.round(rng.normal(size=k)), np.zeros(k)):  # continuous, ties, all equal
+        before = x.copy()
+        buf = np.empty(2 * k)
+        got = [C._select(x, j, buf) for j in range(k)]
+        np.testing.assert_array_equal(got, np.sort(before))
+        np.testing.assert_array_equal(x, before)
+
+
 @settings(max_examples=100, deadline=None)
 @given(hnp.arrays(np.float64, st.integers(2, 30), elements=st.sampled_from([0.0, 1.0, 2.0, 0.5, -1.0])),
        st.data())
@@ -117,7 +128,10 @@ def test_elite_mask_is_top_by_utility_with_stable_ties(u, data):
     k = u.size
     n_el = data.draw(st.integers(1, k))
     mask = np.empty(k, dtype=bool)
-    C._elite_mask(np.ascontiguousarray(u, dtype=np.float64), n_el, np.empty(k), mask)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    before = u.copy()
+    C._elite_mask(u, n_el, np.empty(2 * k), mask)
+    np.testing.assert_array_equal(u, before)  # utilities are not reordered
     ref = np.zeros(k, dtype=bool)
     ref[np.argsort(-u, kind="stable")[:n_el]] = True
     np.testing.assert_array_equal(mask, ref)

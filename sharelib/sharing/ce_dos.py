@@ -104,9 +104,13 @@ ACTION_UPDATES = ("clipped", "raw")
 # ================================================================================================
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _rewards_t(code, xi, c, o, cp, op, a, out, tot):
-    """Market rewards (Eq. 3 or Eq. 6) for joint samples stored agent-major: ``a[i, t]`` (n, k)."""
+    """Market rewards (Eq. 3 or Eq. 6) for joint samples stored agent-major: ``a[i, t]`` (n, k).
+
+    ``error_model="numpy"`` drops the per-division zero check (no denominator here can be zero:
+    actions are >= a_min > 0 and 1 + exp(.) >= 1), which saves ~10% of a logistic-market run.
+    """
     n, k = a.shape
     for t in range(k):
         tot[t] = 0.0
@@ -210,17 +214,26 @@ def _utilities_t(r, s, sharer, rule, pool, u, tot):
 
 
 @numba.njit(cache=True)
-def _select(x, j):
-    """The ``j``-th smallest entry of ``x`` (0-based; reorders ``x``): Hoare's quickselect.
+def _select(x, j, buf):
+    """The ``j``-th smallest entry of ``x`` (0-based), leaving ``x`` untouched.
 
-    Hand-written rather than ``np.partition``, whose numba implementation takes ~15 s to compile.
+    Quickselect with a branch-free three-way partition: each round writes every value twice into
+    one half of the scratch ``buf`` (length >= 2 len(x)), the smaller ones packed from its start
+    and the larger ones from its end, and only the write positions depend on the comparisons. With
+    no data-dependent branch to mispredict (elite membership is random), this is 2-3x faster than
+    an in-place Hoare partition on the 100-sample batches of Sec. 4.2; it needs no copy of ``x``
+    and not ``np.partition`` (whose numba implementation takes ~15 s to compile).
     """
-    lo = 0
-    hi = x.shape[0] - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
+    k = x.shape[0]
+    m = k  # size of the current candidate set
+    src = -1  # where the candidates start in buf; -1: they are x itself
+    half = 0  # the half of buf the next round writes into
+    while m > 1:
+        if src < 0:
+            a, b, c = x[0], x[m >> 1], x[m - 1]
+        else:
+            a, b, c = buf[src], buf[src + (m >> 1)], buf[src + m - 1]
         # median of three as pivot
-        a, b, c = x[lo], x[mid], x[hi]
         if a > b:
             a, b = b, a
         if b > c:
@@ -228,24 +241,34 @@ def _select(x, j):
             if a > b:
                 b = a
         pivot = b
-        i = lo
-        h = hi
-        while i <= h:
-            while x[i] < pivot:
-                i += 1
-            while x[h] > pivot:
-                h -= 1
-            if i <= h:
-                x[i], x[h] = x[h], x[i]
-                i += 1
-                h -= 1
-        if j <= h:
-            hi = h
-        elif j >= i:
-            lo = i
+        n_less = 0
+        n_greater = 0
+        top = half + k - 1
+        if src < 0:
+            for t in range(m):
+                v = x[t]
+                buf[half + n_less] = v
+                buf[top - n_greater] = v
+                n_less += v < pivot
+                n_greater += v > pivot
         else:
-            return x[j]
-    return x[j]
+            for t in range(m):
+                v = buf[src + t]
+                buf[half + n_less] = v
+                buf[top - n_greater] = v
+                n_less += v < pivot
+                n_greater += v > pivot
+        if j < n_less:
+            src = half
+            m = n_less
+        elif j >= m - n_greater:
+            j -= m - n_greater
+            src = top - n_greater + 1
+            m = n_greater
+        else:
+            return pivot
+        half = k - half
+    return x[0] if src < 0 else buf[src]
 
 
 @numba.njit(cache=True)
@@ -256,9 +279,7 @@ def _elite_mask(u, n_el, buf, mask):
     of a stable descending sort, ``np.argsort(-u, kind="stable")[:n_el]``).
     """
     k = u.shape[0]
-    for t in range(k):
-        buf[t] = u[t]
-    thr = _select(buf, k - n_el)
+    thr = _select(u, k - n_el, buf)
     # branch-free first pass (elite membership is random, so branches would mispredict)
     above = 0
     for t in range(k):
@@ -290,6 +311,30 @@ def _masked_mean_std(x, mask, n_el):
 
 
 @numba.njit(cache=True)
+def _masked_mean_std2(x, y, mask, n_el):
+    """:func:`_masked_mean_std` of ``x`` and of ``y`` at once, with the same bits as two calls.
+
+    Each sum keeps its own accumulator and order; interleaving the two independent addition chains
+    only lets the CPU overlap their latencies.
+    """
+    mx = 0.0
+    my = 0.0
+    for t in range(x.shape[0]):
+        mx += x[t] * mask[t]
+        my += y[t] * mask[t]
+    mx /= n_el
+    my /= n_el
+    vx = 0.0
+    vy = 0.0
+    for t in range(x.shape[0]):
+        dx = x[t] - mx
+        dy = y[t] - my
+        vx += dx * dx * mask[t]
+        vy += dy * dy * mask[t]
+    return mx, math.sqrt(vx / n_el), my, math.sqrt(vy / n_el)
+
+
+@numba.njit(cache=True)
 def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, sigma0, smu0, ssigma0,
                    alpha, sigma_min, share_sigma_min, a_min, a_max, rule, cap, pool, update_raw, n_eval, rng,
                    tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s, tr_u, tr_r, tr_s, tr_glob,
@@ -316,7 +361,7 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
     r = np.empty((n, n_sample))
     u = np.empty((n, n_sample))
     tot = np.empty(max(n_sample, n_eval))
-    buf = np.empty(n_sample)
+    buf = np.empty(2 * n_sample)
     el = np.empty(n_sample, dtype=np.bool_)
     nan = np.nan
     for it in range(n_iter):
@@ -346,16 +391,15 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
             tr_s[it, i] = ss / n_sample
             # lines 10-15: elite by utility, mean/std of its actions and shares, smoothed, floored
             _elite_mask(u[i], n_el, buf, el)
-            if update_raw:
-                m_new, sd_new = _masked_mean_std(raw_a[i], el, n_el)
+            x = raw_a[i] if update_raw else a[i]
+            if sharer[i]:
+                m_new, sd_new, ms_new, sds_new = _masked_mean_std2(x, s[i], el, n_el)
+                mu_s[i] = (1.0 - alpha) * mu_s[i] + alpha * ms_new
+                sig_s[i] = max((1.0 - alpha) * sig_s[i] + alpha * sds_new, share_sigma_min)
             else:
-                m_new, sd_new = _masked_mean_std(a[i], el, n_el)
+                m_new, sd_new = _masked_mean_std(x, el, n_el)
             mu_a[i] = (1.0 - alpha) * mu_a[i] + alpha * m_new
             sig_a[i] = max((1.0 - alpha) * sig_a[i] + alpha * sd_new, sigma_min)
-            if sharer[i]:
-                m_new, sd_new = _masked_mean_std(s[i], el, n_el)
-                mu_s[i] = (1.0 - alpha) * mu_s[i] + alpha * m_new
-                sig_s[i] = max((1.0 - alpha) * sig_s[i] + alpha * sd_new, share_sigma_min)
         tr_glob[it] = g / n_sample
     for i in range(n):
         tr_mu_a[n_iter, i] = mu_a[i]
