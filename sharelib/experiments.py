@@ -33,6 +33,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,12 +293,31 @@ class ResultCache:
 
     File layout: a magic line, the hex SHA-256 of the payload, a newline, the pickled payload.
     A file that is truncated, corrupted or unreadable is reported with a
-    :class:`CacheCorruptionWarning`, deleted and treated as missing.
+    :class:`CacheCorruptionWarning`, deleted and treated as missing. Writers use temporary
+    ``.tmp-*.part`` files; those left behind by a killed writer are removed once they are older
+    than ``STALE_AFTER`` seconds (a live write takes milliseconds, so another process's write in
+    progress is never touched).
     """
+
+    STALE_AFTER = 3600.0
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self, older_than: float | None = None) -> int:
+        """Delete temporary files of interrupted writers older than ``older_than`` seconds."""
+        limit = time.time() - (self.STALE_AFTER if older_than is None else older_than)
+        removed = 0
+        for tmp in self.directory.glob(".tmp-*.part"):
+            try:
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink()
+                    removed += 1
+            except FileNotFoundError:  # its writer finished or another process removed it
+                pass
+        return removed
 
     def key(self, fn: Callable, params: Mapping[str, Any], run: int, seed: int) -> str:
         text = json.dumps({"fn": _function_fingerprint(fn), "params": _canonical(params), "run": run, "seed": seed},
