@@ -43,7 +43,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..nn.heads import _inverse_cdf, _log_softmax_row, value_loss
+from ..nn.heads import _inverse_cdf, _log_softmax_row, _ppo_term, value_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
 from .common import EpisodeTracker, TrainResult, gae
@@ -130,16 +130,8 @@ def _policy_step_grad(p, sizes, act, X, A, old_logp, adv, clip, ent_coef, extra,
         # surrogate: loss and d loss / d logp
         lr = logp - old_logp[b]
         if ppo:
-            r = np.exp(lr)
-            rc = min(max(r, 1.0 - clip), 1.0 + clip)
-            u = r * adv[b]
-            c = rc * adv[b]
-            if u <= c:
-                loss -= u
-                dl = -adv[b] * r / B
-            else:
-                loss -= c
-                dl = 0.0
+            term, dl, r = _ppo_term(lr, adv[b], clip, B)
+            loss -= term
             if abs(r - 1.0) > clip:
                 nclip += 1
             kl += (r - 1.0) - lr

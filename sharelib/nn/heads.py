@@ -173,6 +173,22 @@ def pg_surrogate(logp, adv):
 
 
 @numba.njit(cache=True)
+def _ppo_term(lr, adv, clip, B):
+    """One sample's term of the PPO clipped surrogate (Schulman et al. 2017, Eq. 7).
+
+    ``lr`` is log(pi / pi_old) and ``B`` the batch size the loss is averaged over. Returns
+    ``(term, d loss / d logp, ratio)``; the sample contributes ``-term / B`` to the loss.
+    """
+    r = np.exp(lr)
+    rc = min(max(r, 1.0 - clip), 1.0 + clip)
+    u = r * adv
+    c = rc * adv
+    if u <= c:
+        return u, -adv * r / B, r
+    return c, 0.0, r
+
+
+@numba.njit(cache=True)
 def ppo_surrogate(logp, old_logp, adv, clip):
     """PPO clipped surrogate (Schulman et al. 2017, Eq. 7).
 
@@ -186,16 +202,8 @@ def ppo_surrogate(logp, old_logp, adv, clip):
     nclip = 0
     for b in range(B):
         lr = logp[b] - old_logp[b]
-        r = np.exp(lr)
-        rc = min(max(r, 1.0 - clip), 1.0 + clip)
-        u = r * adv[b]
-        c = rc * adv[b]
-        if u <= c:
-            loss -= u
-            d[b] = -adv[b] * r / B
-        else:
-            loss -= c
-            d[b] = 0.0
+        term, d[b], r = _ppo_term(lr, adv[b], clip, B)
+        loss -= term
         if abs(r - 1.0) > clip:
             nclip += 1
         kl += (r - 1.0) - lr
