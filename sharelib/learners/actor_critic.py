@@ -43,10 +43,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..experiments import check_float, check_int
 from ..nn.heads import _inverse_cdf, _log_softmax_row, _ppo_term, value_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
-from .common import EpisodeTracker, TrainResult, gae
+from .common import EpisodeTracker, TrainResult, check_network, gae
 from .hooks import HookContext, Hooks, LossBatch, Rollout
 
 __all__ = ["ActorCritic", "REINFORCE", "A2C", "PPO"]
@@ -224,23 +225,6 @@ def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, As, OLs, ADn, RTs, 
 
 
 # ----------------------------------------------------------------------------------- learner
-def _pos_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
-    return int(v)
-
-
-def _float_in(name, v, lo, hi, lo_incl=True, hi_incl=True):
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a float in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}; got {v!r}")
-    ok = (x >= lo if lo_incl else x > lo) and (x <= hi if hi_incl else x < hi)
-    if not ok:
-        raise ValueError(f"{name} must be a float in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}; got {v!r}")
-    return x
-
-
 class ActorCritic:
     """Multi-agent on-policy actor-critic (REINFORCE / A2C / PPO; see the module docstring).
 
@@ -286,24 +270,19 @@ class ActorCritic:
                  n_minibatches=4, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
                  norm_adv=True, share_params=False, policy_bias=True, hooks=None, dtype="float64",
                  seed=0):
-        self.obs_dim = _pos_int("obs_dim", obs_dim)
-        self.n_actions = _pos_int("n_actions", n_actions, 2)
-        self.n_agents = _pos_int("n_agents", n_agents)
-        self.hidden = tuple(_pos_int("hidden width", h) for h in hidden)
-        if activation not in ("tanh", "relu"):
-            raise ValueError(f"activation must be 'tanh' or 'relu'; got {activation!r}")
-        self.activation = activation
-        self.lr = _float_in("lr", lr, 0, np.inf, lo_incl=False)
-        self.vf_lr = self.lr if vf_lr is None else _float_in("vf_lr", vf_lr, 0, np.inf, lo_incl=False)
-        self.gamma = _float_in("gamma", gamma, 0, 1)
-        self.gae_lambda = _float_in("gae_lambda", gae_lambda, 0, 1)
-        self.n_steps = _pos_int("n_steps", n_steps)
-        self.n_epochs = _pos_int("n_epochs", n_epochs)
-        self.n_minibatches = _pos_int("n_minibatches", n_minibatches)
-        self.clip = None if clip is None else _float_in("clip", clip, 0, 1, lo_incl=False)
-        self.ent_coef = _float_in("ent_coef", ent_coef, 0, np.inf)
-        self.vf_coef = _float_in("vf_coef", vf_coef, 0, np.inf, lo_incl=False)
-        self.max_grad_norm = _float_in("max_grad_norm", max_grad_norm, 0, np.inf, lo_incl=False)
+        self.obs_dim, self.n_actions, self.n_agents, self.hidden, self.activation = check_network(
+            obs_dim, n_actions, n_agents, hidden, activation)
+        self.lr = check_float("lr", lr, min=0, min_inclusive=False)
+        self.vf_lr = self.lr if vf_lr is None else check_float("vf_lr", vf_lr, min=0, min_inclusive=False)
+        self.gamma = check_float("gamma", gamma, min=0, max=1)
+        self.gae_lambda = check_float("gae_lambda", gae_lambda, min=0, max=1)
+        self.n_steps = check_int("n_steps", n_steps, min=1)
+        self.n_epochs = check_int("n_epochs", n_epochs, min=1)
+        self.n_minibatches = check_int("n_minibatches", n_minibatches, min=1)
+        self.clip = None if clip is None else check_float("clip", clip, min=0, max=1, min_inclusive=False)
+        self.ent_coef = check_float("ent_coef", ent_coef, min=0)
+        self.vf_coef = check_float("vf_coef", vf_coef, min=0, min_inclusive=False)
+        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
         self.norm_adv = bool(norm_adv)
         self.share_params = bool(share_params)
         self.hooks = Hooks() if hooks is None else hooks
@@ -510,7 +489,7 @@ class ActorCritic:
         rewards, before hooks).
         """
         self._check_env(env)
-        total_steps = _pos_int("total_steps", total_steps)
+        total_steps = check_int("total_steps", total_steps, min=1)
         ss = np.random.SeedSequence(seed)
         rng = np.random.default_rng(ss)
         obs = env.reset(int(ss.generate_state(1)[0] % (2**31)))

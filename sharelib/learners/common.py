@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ..experiments import check_choice, check_int
+
 __all__ = ["TrainResult", "EpisodeTracker", "gae"]
 
 
@@ -82,3 +84,14 @@ def gae(rewards, values, dones, gamma, lam):
                 adv[t, e, i] = last
                 ret[t, e, i] = last + values[t, e, i]
     return adv, ret
+
+
+def check_network(obs_dim, n_actions, n_agents, hidden, activation):
+    """Validate the sizes every learner's networks share; returns them normalised.
+
+    ``(obs_dim, n_actions, n_agents, hidden, activation)`` with ``n_actions >= 2``, positive sizes
+    and hidden widths, and ``activation`` in ``("tanh", "relu")``.
+    """
+    return (check_int("obs_dim", obs_dim, min=1), check_int("n_actions", n_actions, min=2),
+            check_int("n_agents", n_agents, min=1), tuple(check_int("hidden width", h, min=1) for h in hidden),
+            check_choice("activation", activation, ("tanh", "relu")))

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..experiments import check_float, check_int
 from ..nn.mlp import MLP
 from ..nn.optim import Adam, clip_grad_norm
-from .actor_critic import _float_in, _pos_int
 
 __all__ = ["SimplexDPG"]
 
@@ -42,12 +42,12 @@ class SimplexDPG:
     def __init__(self, obs_dim, k, n_agents=1, *, hidden=(64, 64), critic_hidden=(64, 64),
                  activation="relu", actor_lr=1e-3, critic_lr=1e-3, tau=0.01, noise_std=0.3,
                  max_grad_norm=10.0, share_params=False, seed=0):
-        self.obs_dim = _pos_int("obs_dim", obs_dim)
-        self.k = _pos_int("k", k, 2)
-        self.n_agents = _pos_int("n_agents", n_agents)
-        self.tau = _float_in("tau", tau, 0, 1, lo_incl=False)
-        self.noise_std = _float_in("noise_std", noise_std, 0, np.inf)
-        self.max_grad_norm = _float_in("max_grad_norm", max_grad_norm, 0, np.inf, lo_incl=False)
+        self.obs_dim = check_int("obs_dim", obs_dim, min=1)
+        self.k = check_int("k", k, min=2)
+        self.n_agents = check_int("n_agents", n_agents, min=1)
+        self.tau = check_float("tau", tau, min=0, max=1, min_inclusive=False)
+        self.noise_std = check_float("noise_std", noise_std, min=0)
+        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
         self.share_params = bool(share_params)
         m = 1 if self.share_params else self.n_agents
         self.actor = MLP((self.obs_dim, *hidden, self.k), activation)
@@ -57,8 +57,8 @@ class SimplexDPG:
         self.critic_params = self.critic.init(rng, n=m, out_gain=1.0)
         self.actor_target = self.actor_params.copy()
         self.critic_target = self.critic_params.copy()
-        self.actor_opt = Adam(self.actor_params.shape, lr=_float_in("actor_lr", actor_lr, 0, np.inf, lo_incl=False))
-        self.critic_opt = Adam(self.critic_params.shape, lr=_float_in("critic_lr", critic_lr, 0, np.inf, lo_incl=False))
+        self.actor_opt = Adam(self.actor_params.shape, lr=check_float("actor_lr", actor_lr, min=0, min_inclusive=False))
+        self.critic_opt = Adam(self.critic_params.shape, lr=check_float("critic_lr", critic_lr, min=0, min_inclusive=False))
 
     def _net(self, i):
         return 0 if self.share_params else i

@@ -25,11 +25,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..experiments import check_float, check_int
 from ..nn.heads import huber_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _clip_rows
-from .actor_critic import _float_in, _pos_int, evaluate
-from .common import EpisodeTracker, TrainResult
+from .actor_critic import evaluate
+from .common import EpisodeTracker, TrainResult, check_network
 from .hooks import HookContext, Hooks, Rollout
 
 __all__ = ["DQN"]
@@ -89,26 +90,22 @@ class DQN:
                  train_freq=1, gradient_steps=1, target_update=100, eps_start=1.0, eps_end=0.05,
                  eps_decay_steps=5_000, double=True, huber_delta=1.0, max_grad_norm=10.0,
                  share_params=False, hooks=None, seed=0):
-        self.obs_dim = _pos_int("obs_dim", obs_dim)
-        self.n_actions = _pos_int("n_actions", n_actions, 2)
-        self.n_agents = _pos_int("n_agents", n_agents)
-        self.hidden = tuple(_pos_int("hidden width", h) for h in hidden)
-        if activation not in ("tanh", "relu"):
-            raise ValueError(f"activation must be 'tanh' or 'relu'; got {activation!r}")
-        self.lr = _float_in("lr", lr, 0, np.inf, lo_incl=False)
-        self.gamma = _float_in("gamma", gamma, 0, 1)
-        self.buffer_size = _pos_int("buffer_size", buffer_size)
-        self.batch_size = _pos_int("batch_size", batch_size)
-        self.learning_starts = _pos_int("learning_starts", learning_starts, 0)
-        self.train_freq = _pos_int("train_freq", train_freq)
-        self.gradient_steps = _pos_int("gradient_steps", gradient_steps)
-        self.target_update = _pos_int("target_update", target_update)
-        self.eps_start = _float_in("eps_start", eps_start, 0, 1)
-        self.eps_end = _float_in("eps_end", eps_end, 0, 1)
-        self.eps_decay_steps = _pos_int("eps_decay_steps", eps_decay_steps)
+        self.obs_dim, self.n_actions, self.n_agents, self.hidden, self.activation = check_network(
+            obs_dim, n_actions, n_agents, hidden, activation)
+        self.lr = check_float("lr", lr, min=0, min_inclusive=False)
+        self.gamma = check_float("gamma", gamma, min=0, max=1)
+        self.buffer_size = check_int("buffer_size", buffer_size, min=1)
+        self.batch_size = check_int("batch_size", batch_size, min=1)
+        self.learning_starts = check_int("learning_starts", learning_starts, min=0)
+        self.train_freq = check_int("train_freq", train_freq, min=1)
+        self.gradient_steps = check_int("gradient_steps", gradient_steps, min=1)
+        self.target_update = check_int("target_update", target_update, min=1)
+        self.eps_start = check_float("eps_start", eps_start, min=0, max=1)
+        self.eps_end = check_float("eps_end", eps_end, min=0, max=1)
+        self.eps_decay_steps = check_int("eps_decay_steps", eps_decay_steps, min=1)
         self.double = bool(double)
-        self.huber_delta = _float_in("huber_delta", huber_delta, 0, np.inf, lo_incl=False)
-        self.max_grad_norm = _float_in("max_grad_norm", max_grad_norm, 0, np.inf, lo_incl=False)
+        self.huber_delta = check_float("huber_delta", huber_delta, min=0, min_inclusive=False)
+        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
         self.share_params = bool(share_params)
         self.hooks = Hooks() if hooks is None else hooks
         if not isinstance(self.hooks, Hooks):
@@ -206,7 +203,7 @@ class DQN:
         """
         if (env.obs_dim, env.n_actions, env.n_agents) != (self.obs_dim, self.n_actions, self.n_agents):
             raise ValueError("env does not match the learner's (obs_dim, n_actions, n_agents)")
-        total_steps = _pos_int("total_steps", total_steps)
+        total_steps = check_int("total_steps", total_steps, min=1)
         ss = np.random.SeedSequence(seed)
         rng = np.random.default_rng(ss)
         obs = env.reset(int(ss.generate_state(1)[0] % (2**31)))
