@@ -335,6 +335,26 @@ def _masked_mean_std2(x, y, mask, n_el):
 
 
 @numba.njit(cache=True)
+def _record_policy(row, mu_a, sig_a, mu_s, sig_s, sharer, tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s):
+    """Write the policies into row ``row`` of the traces (NaN share policy for defectors)."""
+    for i in range(sharer.shape[0]):
+        tr_mu_a[row, i] = mu_a[i]
+        tr_sig_a[row, i] = sig_a[i]
+        tr_mu_s[row, i] = mu_s[i] if sharer[i] else np.nan
+        tr_sig_s[row, i] = sig_s[i] if sharer[i] else np.nan
+
+
+@numba.njit(cache=True)
+def _sample_and_score(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, code, xi, c, o, cp, op,
+                      cap, rule, pool, raw_a, a, raw_s, s, r, u, tot):
+    """Alg. 2, lines 3-9: draw joint samples, clip actions and shares, market rewards, Eq. 1."""
+    _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, raw_a, a, raw_s)
+    _rewards_t(code, xi, c, o, cp, op, a, r, tot)
+    _clip_shares_t(raw_s, r, sharer, cap, s)
+    _utilities_t(r, s, sharer, rule, pool, u, tot)
+
+
+@numba.njit(cache=True)
 def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, sigma0, smu0, ssigma0,
                    alpha, sigma_min, share_sigma_min, a_min, a_max, rule, cap, pool, update_raw, n_eval, rng,
                    tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s, tr_u, tr_r, tr_s, tr_glob,
@@ -363,19 +383,11 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
     tot = np.empty(max(n_sample, n_eval))
     buf = np.empty(2 * n_sample)
     el = np.empty(n_sample, dtype=np.bool_)
-    nan = np.nan
     for it in range(n_iter):
-        for i in range(n):
-            tr_mu_a[it, i] = mu_a[i]
-            tr_sig_a[it, i] = sig_a[i]
-            tr_mu_s[it, i] = mu_s[i] if sharer[i] else nan
-            tr_sig_s[it, i] = sig_s[i] if sharer[i] else nan
-        # lines 3-6: sample, clip actions to the action space and shares to [0, r_i]
-        _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, raw_a, a, raw_s)
-        _rewards_t(code, xi, c, o, cp, op, a, r, tot)
-        _clip_shares_t(raw_s, r, sharer, cap, s)
-        # lines 8-9: utilities of Eq. 1
-        _utilities_t(r, s, sharer, rule, pool, u, tot)
+        _record_policy(it, mu_a, sig_a, mu_s, sig_s, sharer, tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s)
+        # lines 3-9: sample, clip actions to the action space and shares to [0, r_i], Eq. 1
+        _sample_and_score(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, code, xi, c, o, cp, op,
+                          cap, rule, pool, raw_a, a, raw_s, s, r, u, tot)
         g = 0.0
         for i in range(n):
             su = 0.0
@@ -401,11 +413,7 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
             mu_a[i] = (1.0 - alpha) * mu_a[i] + alpha * m_new
             sig_a[i] = max((1.0 - alpha) * sig_a[i] + alpha * sd_new, sigma_min)
         tr_glob[it] = g / n_sample
-    for i in range(n):
-        tr_mu_a[n_iter, i] = mu_a[i]
-        tr_sig_a[n_iter, i] = sig_a[i]
-        tr_mu_s[n_iter, i] = mu_s[i] if sharer[i] else nan
-        tr_sig_s[n_iter, i] = sig_s[i] if sharer[i] else nan
+    _record_policy(n_iter, mu_a, sig_a, mu_s, sig_s, sharer, tr_mu_a, tr_sig_a, tr_mu_s, tr_sig_s)
     # lines 16-18: execute a_i, s_i ~ pi_i (n_eval times, averaged)
     e_raw_a = np.empty((n, n_eval))
     e_a = np.empty((n, n_eval))
@@ -413,10 +421,8 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
     e_s = np.empty((n, n_eval))
     e_r = np.empty((n, n_eval))
     e_u = np.empty((n, n_eval))
-    _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, e_raw_a, e_a, e_raw_s)
-    _rewards_t(code, xi, c, o, cp, op, e_a, e_r, tot)
-    _clip_shares_t(e_raw_s, e_r, sharer, cap, e_s)
-    _utilities_t(e_r, e_s, sharer, rule, pool, e_u, tot)
+    _sample_and_score(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, code, xi, c, o, cp, op,
+                      cap, rule, pool, e_raw_a, e_a, e_raw_s, e_s, e_r, e_u, tot)
     for i in range(n):
         ex_a[i] = e_a[i, 0]
         ex_s[i] = e_s[i, 0]
