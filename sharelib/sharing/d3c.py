@@ -247,18 +247,23 @@ def mirror_step(A, grad, lr: float, clip=(-np.inf, np.inf)) -> np.ndarray:
     return A
 
 
+def _bound_terms(caller, A, f, G, mu):
+    """What Eqs. 7 and 8 are made of: mixed losses f^A (checked positive), their time derivative
+    under gradient play, each agent's gradient of its mixed loss, and ``mu`` (checked > 0)."""
+    fA = mixed_losses(A, f)
+    if np.any(fA <= 0):
+        raise ValueError(f"{caller} requires positive mixed losses f^A")
+    mu = _ex.check_float("mu", mu, min=0.0, min_inclusive=False)
+    return fA, loss_time_derivative(A, G, "mixed"), mixed_own_grads(A, G), mu
+
+
 def local_poa_bound(A, f, G, *, dt: float, mu: float) -> float:
     """Upper bound on the local utilitarian price of anarchy (Thm. 1, Eq. 7).
 
     ``max_i { 1 + dt * ReLU( d/dt log f^A_i + |d f^A_i / d x_i|^2 / (mu f^A_i) ) }``, with the
     time derivative taken under gradient play. Requires positive mixed losses.
     """
-    fA = mixed_losses(A, f)
-    if np.any(fA <= 0):
-        raise ValueError("local_poa_bound requires positive mixed losses f^A")
-    mu = _ex.check_float("mu", mu, min=0.0, min_inclusive=False)
-    D = loss_time_derivative(A, G, "mixed")
-    M = mixed_own_grads(A, G)
+    fA, D, M, mu = _bound_terms("local_poa_bound", A, f, G, mu)
     z = D / fA + (M**2).sum(axis=1) / (mu * fA)
     return float(np.max(1.0 + dt * np.maximum(z, 0.0)))
 
@@ -269,12 +274,7 @@ def egalitarian_poa_bound(A, f, G, *, dt: float, mu: float) -> float:
     ``1 + dt * ReLU( d/dt log max_i f^A_i + sum_i |d f^A_i / d x_i|^2 / (mu max_i f^A_i) )``;
     the derivative of the max is that of the (first) argmax agent.
     """
-    fA = mixed_losses(A, f)
-    if np.any(fA <= 0):
-        raise ValueError("egalitarian_poa_bound requires positive mixed losses f^A")
-    mu = _ex.check_float("mu", mu, min=0.0, min_inclusive=False)
-    D = loss_time_derivative(A, G, "mixed")
-    M = mixed_own_grads(A, G)
+    fA, D, M, mu = _bound_terms("egalitarian_poa_bound", A, f, G, mu)
     k = int(np.argmax(fA))
     z = D[k] / fA[k] + (M**2).sum() / (mu * fA[k])
     return float(1.0 + dt * max(z, 0.0))
