@@ -310,7 +310,9 @@ class ResultCache:
         """Delete temporary files of interrupted writers older than ``older_than`` seconds."""
         limit = time.time() - (self.STALE_AFTER if older_than is None else older_than)
         removed = 0
-        for tmp in self.directory.glob(".tmp-*.part"):
+        # ".tmp-*.pkl": the temporary name used before sharelib named them ".part"
+        leftovers = [*self.directory.glob(".tmp-*.part"), *self.directory.glob(".tmp-*.pkl")]
+        for tmp in leftovers:
             try:
                 if tmp.stat().st_mtime < limit:
                     tmp.unlink()
@@ -328,7 +330,8 @@ class ResultCache:
         return self.directory / f"{key}.pkl"
 
     def entries(self) -> list[str]:
-        """Keys of the finished entries (temporary ``.part`` files of interrupted writers excluded)."""
+        """Keys of the finished entries: ``<key>.pkl`` files, never a writer's temporary file
+        (``.tmp-*.part``, or ``.tmp-*.pkl`` as older versions of sharelib named them)."""
         return sorted(p.stem for p in self.directory.glob("*.pkl") if not p.name.startswith("."))
 
     def load(self, key: str) -> tuple[bool, Any]:

@@ -176,12 +176,14 @@ def test_half_written_entry_is_never_listed_as_finished(tmp_path, monkeypatch):
 
 def test_stale_temporaries_are_removed_and_fresh_ones_kept(tmp_path):
     stale, fresh = tmp_path / ".tmp-old.part", tmp_path / ".tmp-new.part"
-    stale.write_bytes(b"half")
-    fresh.write_bytes(b"half")
+    old_style = tmp_path / ".tmp-older-version.pkl"
+    for f in (stale, fresh, old_style):
+        f.write_bytes(b"half")
     hour_ago = time.time() - 2 * ex.ResultCache.STALE_AFTER
     os.utime(stale, (hour_ago, hour_ago))
+    os.utime(old_style, (hour_ago, hour_ago))
     cache = ex.ResultCache(tmp_path)  # opening the cache cleans up
-    assert not stale.exists(), "a killed writer's leftover is removed"
+    assert not stale.exists() and not old_style.exists(), "a killed writer's leftover is removed"
     assert fresh.exists(), "a write that may still be in progress is left alone"
     assert cache.entries() == []
 
