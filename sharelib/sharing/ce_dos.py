@@ -54,9 +54,10 @@ The result reports the *expected* utilities of the final policies as a Monte-Car
 algorithm; the public code's figures use the sample means of the last iteration instead, which
 the traces also hold).
 
-Randomness: the kernel draws from ``numpy.random.default_rng(seed)`` (a ``Generator`` passed into
-the jitted code), agent by agent, so :func:`run_ce_dos_numpy`, a plain NumPy implementation that
-draws the same stream, reproduces every run to rounding (checked in ``tests/test_ce_dos.py``).
+Randomness: the kernel draws the standard normals of ``numpy.random.default_rng(seed)``, agent by
+agent, through :mod:`sharelib.pcg64` (the same numbers, generated in blocks), so
+:func:`run_ce_dos_numpy`, a plain NumPy implementation that draws the same stream, reproduces every
+run to rounding (checked in ``tests/test_ce_dos.py``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .. import experiments, libm
+from .. import experiments, libm, pcg64
 from ..markets import ACTION_MAX, ACTION_MIN, MARKETS, Market, sample_market
 
 __all__ = [
@@ -157,17 +158,26 @@ def _rewards_t(code, xi, c, o, cp, op, a, out, tot, ws):
 
 @numba.njit(cache=True)
 def _sample_joint_t(rng, mu_a, sig_a, mu_s, sig_s, sharer, a_min, a_max, raw_a, a, raw_s):
-    """Draw joint samples agent-major: all actions (agent by agent), then the sharers' shares."""
+    """Draw joint samples agent-major: all actions (agent by agent), then the sharers' shares.
+
+    ``rng`` is a stream of :mod:`sharelib.pcg64` (``(state, words)``): the normals of
+    ``numpy.random.default_rng(seed)``, generated a row at a time.
+    """
+    state, words = rng
     n, k = a.shape
     for i in range(n):
+        z = raw_a[i]
+        pcg64.fill_standard_normal(state, words, z)
         for t in range(k):
-            x = mu_a[i] + sig_a[i] * rng.standard_normal()
+            x = mu_a[i] + sig_a[i] * z[t]
             raw_a[i, t] = x
             a[i, t] = min(max(x, a_min), a_max)
     for i in range(n):
         if sharer[i]:
+            z = raw_s[i]
+            pcg64.fill_standard_normal(state, words, z)
             for t in range(k):
-                raw_s[i, t] = mu_s[i] + sig_s[i] * rng.standard_normal()
+                raw_s[i, t] = mu_s[i] + sig_s[i] * z[t]
         else:
             for t in range(k):
                 raw_s[i, t] = 0.0
@@ -384,7 +394,7 @@ def _ce_dos_kernel(code, xi, c, o, cp, op, sharer, n_iter, n_sample, n_el, mu0, 
     last; ``tr_u``, ``tr_r``, ``tr_s`` (n_iter, n) the per-agent sample means of utility, reward and
     (clipped) share in each iteration; ``tr_glob`` (n_iter,) the sample mean of global reward.
     ``ev_*`` (n,) are means over ``n_eval`` executions of lines 16-18, ``ex_*`` the first one.
-    ``rng`` is a ``numpy.random.Generator``; samples are drawn agent-major (see
+    ``rng`` is a :mod:`sharelib.pcg64` stream of ``numpy.random.default_rng(seed)``; samples are drawn agent-major (see
     :func:`_sample_joint_t`), so a NumPy implementation drawing ``rng.standard_normal((n, k))``
     reproduces the stream exactly.
     """
@@ -703,7 +713,7 @@ def run_ce_dos(
     _ce_dos_kernel(
         *market.kernel_args(), mask, n_iter, n_sample, n_el, mu0, sigma0, share_mu0, share_sigma0,
         alpha, sigma_min, share_sigma_min, a_min, a_max, SHARING_RULES.index(sharing), share_cap == "reward",
-        POOLS.index(pool), action_update == "raw", n_eval, np.random.default_rng(seed),
+        POOLS.index(pool), action_update == "raw", n_eval, pcg64.normal_stream(seed),
         tr["mu_a"], tr["sigma_a"], tr["mu_s"], tr["sigma_s"], it["utility"], it["reward"], it["share"], glob,
         ev["final_action"], ev["final_share"], ev["final_reward"], ev["final_utility"],
         ev["exec_action"], ev["exec_share"], ev["exec_reward"], ev["exec_utility"],
