@@ -113,12 +113,14 @@ def test_n_elite():
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 100, 257])
 def test_select_returns_every_order_statistic(k):
     rng = np.random.default_rng(k)
-    for x in (rng.normal(size=k), np.round(rng.normal(size=k)), np.zeros(k)):  # continuous, ties, all equal
+    # continuous, skewed, ties, all equal
+    for x in (rng.normal(size=k), np.exp(3 * rng.normal(size=k)), np.round(rng.normal(size=k)), np.zeros(k)):
         before = x.copy()
         buf = np.empty(2 * k)
-        got = [C._select(x, j, buf) for j in range(k)]
-        np.testing.assert_array_equal(got, np.sort(before))
-        np.testing.assert_array_equal(x, before)
+        for select in (C._select, C._order_statistic):
+            got = [select(x, j, buf) for j in range(k)]
+            np.testing.assert_array_equal(got, np.sort(before))
+            np.testing.assert_array_equal(x, before)
 
 
 @settings(max_examples=100, deadline=None)

@@ -300,6 +300,77 @@ def _select(x, j, buf):
     return x[0] if src < 0 else buf[src]
 
 
+@numba.njit(cache=True, fastmath=True)
+def _moments(x):
+    """Mean and standard deviation of ``x`` in SIMD arithmetic: pivot guesses only, never results."""
+    s = 0.0
+    q = 0.0
+    for t in range(x.shape[0]):
+        s += x[t]
+        q += x[t] * x[t]
+    m = s / x.shape[0]
+    return m, math.sqrt(max(q / x.shape[0] - m * m, 0.0))
+
+
+@numba.njit(cache=True)
+def _count_le(x, p):
+    """Number of entries ``<= p`` (an integer sum, so SIMD and exact)."""
+    c = 0
+    for t in range(x.shape[0]):
+        c += x[t] <= p
+    return c
+
+
+@numba.njit(cache=True, fastmath=True)
+def _sum_between(x, lo, hi):
+    """Sum of the entries in ``(lo, hi]``; exact when there is one (the rest add zeros)."""
+    s = 0.0
+    for t in range(x.shape[0]):
+        s += x[t] if (x[t] > lo) & (x[t] <= hi) else 0.0
+    return s
+
+
+@numba.njit(cache=True)
+def _order_statistic(x, j, buf):
+    """The ``j``-th smallest entry of ``x`` (0-based), by counting; :func:`_select` as the fallback.
+
+    Quickselect moves data with a serial dependence on every comparison; counting the entries
+    below a value is an integer sum that runs 4 entries per instruction. So we bracket the
+    answer between two values and narrow the bracket by counting: the answer lies in ``(lo, hi]``
+    while ``count(x <= lo) <= j < count(x <= hi)``. The first bracket is ``mean + (z +- 1/2) sd``,
+    with ``z`` a normal quantile of ``(j + 1/2) / k`` (logistic approximation), and each step
+    interpolates a new pivot from the counts. Once the bracket holds one entry, that entry is the
+    answer. If the first bracket misses or the bracket stops shrinking (ties), :func:`_select`
+    answers. The result is the same value either way; only the time differs (~2.5x less with
+    100 samples).
+    """
+    k = x.shape[0]
+    m, sd = _moments(x)
+    if not sd > 0.0 or j < 0 or j >= k:
+        return _select(x, j, buf)
+    f = (j + 0.5) / k
+    z = math.log(f / (1.0 - f)) / 1.702  # Phi^-1(f), to about 0.01 in the middle
+    lo = m + (z - 0.5) * sd
+    hi = m + (z + 0.5) * sd
+    c_lo = _count_le(x, lo)
+    c_hi = _count_le(x, hi)
+    if not c_lo <= j < c_hi:
+        return _select(x, j, buf)
+    for _ in range(40):
+        if c_hi - c_lo == 1:
+            return _sum_between(x, lo, hi)
+        frac = min(max((j + 0.5 - c_lo) / (c_hi - c_lo), 0.05), 0.95)
+        p = lo + (hi - lo) * frac
+        if not lo < p < hi:  # no room left between two tied or adjacent values
+            break
+        c = _count_le(x, p)
+        if c > j:
+            hi, c_hi = p, c
+        else:
+            lo, c_lo = p, c
+    return _select(x, j, buf)
+
+
 @numba.njit(cache=True)
 def _elite_mask(u, n_el, buf, mask):
     """Mark in ``mask`` the ``n_el`` samples with the highest utility ``u`` (Alg. 2, line 10).
@@ -308,7 +379,7 @@ def _elite_mask(u, n_el, buf, mask):
     of a stable descending sort, ``np.argsort(-u, kind="stable")[:n_el]``).
     """
     k = u.shape[0]
-    thr = _select(u, k - n_el, buf)
+    thr = _order_statistic(u, k - n_el, buf)
     # branch-free first pass (elite membership is random, so branches would mispredict)
     above = 0
     for t in range(k):
