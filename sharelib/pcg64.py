@@ -26,6 +26,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
+from .libm import _bits, _double
+
 # NumPy's ziggurat tables for the standard normal. NumPy keeps them in C only; numba carries a
 # copy for its own Generator support, which we reuse (the bit-for-bit test guards the import).
 from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
@@ -166,7 +168,7 @@ def fill_standard_normal(state, words, out):
         rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
         # signed conversions (exact below 2**52) are one instruction, unsigned ones are not;
         # the sign is a factor, not a branch (it is random, so a branch would mispredict)
-        x = np.float64(rabs) * _WI[idx] * np.float64(1 - 2 * np.int64(r & np.uint64(1)))
+        x = _double(_bits(np.float64(rabs) * _WI[idx]) ^ ((r & np.uint64(1)) << np.uint64(63)))
         if rabs >= _KI_SIGNED[idx]:  # outside the layer's rectangle (~1%): tail or wedge test
             state[_POS] = np.uint64(pos)
             x = _normal_slow(state, words, idx, rabs, x)
