@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numba
 import numpy as np
 
@@ -41,6 +43,11 @@ def _n_params(sizes):
     return n
 
 
+#: 1/16!, 1/15!, ..., 1/1!, 1/0!: the Taylor coefficients of exp, highest degree first (all exact
+#: integers below 2**53, so each is the correctly rounded reciprocal)
+_EXP_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(16, -1, -1))
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _tanh(v):
     """tanh from multiplications only, so that LLVM vectorises the loops that call it.
@@ -53,29 +60,12 @@ def _tanh(v):
     """
     a = min(abs(v), 20.0)
     y = a * (-2.0 / 64.0)
-    p = 1.0 / 20922789888000.0
-    p = p * y + 1.0 / 1307674368000.0
-    p = p * y + 1.0 / 87178291200.0
-    p = p * y + 1.0 / 6227020800.0
-    p = p * y + 1.0 / 479001600.0
-    p = p * y + 1.0 / 39916800.0
-    p = p * y + 1.0 / 3628800.0
-    p = p * y + 1.0 / 362880.0
-    p = p * y + 1.0 / 40320.0
-    p = p * y + 1.0 / 5040.0
-    p = p * y + 1.0 / 720.0
-    p = p * y + 1.0 / 120.0
-    p = p * y + 1.0 / 24.0
-    p = p * y + 1.0 / 6.0
-    p = p * y + 0.5
-    p = p * y + 1.0
-    p = p * y + 1.0
-    e = p * p
-    e = e * e
-    e = e * e
-    e = e * e
-    e = e * e
-    e = e * e
+    p = _EXP_TAYLOR[0]
+    for c in _EXP_TAYLOR[1:]:  # Horner; numba unrolls the loop over the tuple
+        p = p * y + c
+    e = p
+    for _ in range(6):
+        e = e * e
     t = (1.0 - e) / (1.0 + e)
     return t if v >= 0.0 else -t
 
