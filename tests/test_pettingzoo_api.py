@@ -11,7 +11,8 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
 from sharelib.envs import ENVIRONMENTS, CoinGame, PrisonerCorridor  # noqa: E402
 from sharelib.envs.pettingzoo import to_parallel_env  # noqa: E402
 
-SMALL = {"coin_game": dict(max_steps=100)}
+SMALL = {"coin_game": dict(max_steps=100), "cleanup": dict(max_steps=100, map="as"),
+         "harvest": dict(max_steps=100, map="as")}
 
 
 @pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
