@@ -431,3 +431,42 @@ def test_render_shows_the_map():
     img = env.render(1, cell=8)
     assert img.shape == (11 * 8, 18 * 8, 3) and img.dtype == np.uint8
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 5
+
+
+# ------------------------------------------------------------------------------------------------
+# the dilemmas, made visible by scripted agents
+# ------------------------------------------------------------------------------------------------
+def _scripted_returns(env, roles, steps):
+    from sharelib.envs.scripted import ScriptedAgents
+
+    agents = ScriptedAgents(env, roles)
+    env.reset(0)
+    total = np.zeros((env.n_envs, env.n_agents))
+    for _ in range(steps):
+        total += env.step(agents(env))[1]
+    return total
+
+
+def test_cleanup_nobody_cleaning_starves_everyone_and_cleaners_feed_the_free_riders():
+    none = _scripted_returns(Cleanup(n_envs=4, obs="grid"), ["eat"] * 5, 400)
+    some = _scripted_returns(Cleanup(n_envs=4, obs="grid"), ["eat"] * 3 + ["clean"] * 2, 400)
+    assert none.sum() == 0
+    assert some[:, :3].sum(1).min() > 50        # the eaters profit ...
+    assert np.all(some[:, 3:] == 0)             # ... the cleaners earn nothing
+
+
+def test_harvest_restraint_beats_greed():
+    greedy = _scripted_returns(Harvest(n_envs=4, obs="grid"), ["eat"] * 5, 999)
+    restrained = _scripted_returns(Harvest(n_envs=4, obs="grid"), ["restrained"] * 5, 999)
+    assert restrained.sum(1).min() > 1.5 * greedy.sum(1).max()
+
+
+def test_scripted_agents_validate_roles():
+    from sharelib.envs.scripted import ScriptedAgents
+
+    with pytest.raises(ValueError, match="roles"):
+        ScriptedAgents(Harvest(n_agents=2), ["eat"])
+    with pytest.raises(ValueError, match="roles\\[1\\]"):
+        ScriptedAgents(Harvest(n_agents=2), ["eat", "sleep"])
+    with pytest.raises(ValueError, match="clean"):
+        ScriptedAgents(Harvest(n_agents=2), ["eat", "clean"])

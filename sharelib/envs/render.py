@@ -50,3 +50,33 @@ def disc_in_cell(img, r, c, color, cell: int = 24, scale: float = 0.38, dx: floa
     """A disc in grid cell ``(r, c)``; ``scale`` is the radius as a fraction of the cell,
     ``dx`` shifts it horizontally by a fraction of the cell (to show two agents in one cell)."""
     fill_disc(img, (r + 0.5) * cell, (c + 0.5 + dx) * cell, scale * cell, color)
+
+
+def animate(frames, fps: int = 8, title: str | None = None, scale: float = 4.0):
+    """An inline HTML/JavaScript animation of RGB frames (a list of ``(H, W, 3)`` uint8 images), with
+    play, pause and step buttons, for a notebook (``IPython.display.HTML(animate(frames))``).
+
+    Uses matplotlib's own ``FuncAnimation.to_jshtml`` (frames embedded as PNG): no video tool needed.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ValueError("frames must contain at least one image")
+    h, w = frames[0].shape[:2]
+    fig, ax = plt.subplots(figsize=(scale * w / max(h, w), scale * h / max(h, w)))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    im = ax.imshow(frames[0], interpolation="nearest")
+    fig.tight_layout()
+
+    def update(k):
+        im.set_data(frames[k])
+        return (im,)
+
+    anim = animation.FuncAnimation(fig, update, frames=len(frames), interval=1000 / fps, blit=True)
+    html = anim.to_jshtml(default_mode="loop")
+    plt.close(fig)
+    return html
