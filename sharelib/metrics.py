@@ -167,3 +167,106 @@ def std_over_mean(x, axis: int = -1):
     """Egalitarian spread: standard deviation over mean of the agents' returns (FPF/LMF, Sec. 5)."""
     x = np.asarray(x, dtype=float)
     return x.std(axis=axis) / np.abs(x.mean(axis=axis))
+
+
+# ------------------------------------------------------------------------------------------------
+# social outcome metrics of sequential social dilemmas (Perolat et al. 2017, Sec. 3)
+# ------------------------------------------------------------------------------------------------
+def _episodes(rewards) -> np.ndarray:
+    r = np.asarray(rewards, dtype=float)
+    if r.ndim == 2:
+        r = r[None]
+    if r.ndim != 3 or r.shape[1] == 0 or r.shape[2] == 0:
+        raise ValueError(f"rewards must have shape (T, n) or (E, T, n); got {np.shape(rewards)}")
+    return r
+
+
+def efficiency(rewards) -> np.ndarray:
+    """Utilitarian efficiency U = sum_i R_i / T per episode (Perolat et al. 2017, Eq. of U).
+
+    ``rewards``: ``(T, n)`` or ``(E, T, n)`` per-step rewards; returns ``(E,)``.
+    """
+    r = _episodes(rewards)
+    return r.sum(axis=(1, 2)) / r.shape[1]
+
+
+def equality(rewards) -> np.ndarray:
+    """Equality E = 1 - sum_i sum_j |R_i - R_j| / (2 n sum_i R_i) (1 - Gini of the returns R_i),
+    per episode (Perolat et al. 2017). Equal returns (all zero included) give 1; unequal returns
+    with ``sum_i R_i <= 0`` have no Gini coefficient and give NaN."""
+    R = _episodes(rewards).sum(axis=1)  # (E, n)
+    n = R.shape[1]
+    diff = np.abs(R[:, :, None] - R[:, None, :]).sum(axis=(1, 2))
+    total = R.sum(axis=1)
+    out = np.full(R.shape[0], np.nan)
+    equal = diff == 0
+    out[equal] = 1.0
+    ok = ~equal & (total > 0)
+    out[ok] = 1.0 - diff[ok] / (2.0 * n * total[ok])
+    return out
+
+
+def sustainability(rewards) -> np.ndarray:
+    """Sustainability S = mean_i E[t | r^i_t > 0] per episode (Perolat et al. 2017): the mean
+    time step (1-based) at which the agents collected positive rewards, averaged over the agents
+    that collected any (NaN if none did)."""
+    r = _episodes(rewards)
+    t = np.arange(1, r.shape[1] + 1)[None, :, None]
+    pos = r > 0
+    count = pos.sum(axis=1)  # (E, n)
+    active = count > 0
+    per_agent = (pos * t).sum(axis=1) / np.maximum(count, 1)
+    n_active = active.sum(axis=1)
+    out = np.full(r.shape[0], np.nan)
+    some = n_active > 0
+    out[some] = (per_agent * active).sum(axis=1)[some] / n_active[some]
+    return out
+
+
+def peace(tagged) -> np.ndarray:
+    """Peace P = (n T - sum_i sum_t tagged^i_t) / T per episode (Perolat et al. 2017): the mean
+    number of agents not tagged out per step. ``tagged``: bool ``(T, n)`` or ``(E, T, n)``. Where
+    nobody is removed from the map (the SSD variants), pass "hit by a fire beam in this step"."""
+    g = _episodes(np.asarray(tagged, dtype=float))
+    E, T, n = g.shape
+    return (n * T - g.sum(axis=(1, 2))) / T
+
+
+def social_metrics(rewards, tagged=None, hit=None, cleaned=None) -> dict:
+    """The social outcome metrics SSD papers report, averaged over episodes (NaN entries skipped).
+
+    Parameters
+    ----------
+    rewards : array ``(T, n)`` or ``(E, T, n)``
+        Per-step rewards of one or ``E`` episodes.
+    tagged, hit : bool arrays like ``rewards``, optional
+        Tagged-out indicators for peace; or, where nobody is removed, fire hits (counts or bools)
+        as their stand-in. Without either, peace is NaN.
+    cleaned : array ``(E, n)`` or ``(n,)``, optional
+        Waste cells cleaned per agent (Cleanup's cleaning effort); the total per episode.
+
+    Returns
+    -------
+    dict with ``efficiency``, ``equality``, ``sustainability``, ``peace``, ``cleaning`` (NaN
+    without ``cleaned``) and ``spread`` (std/mean of the returns, FPF/LMF's egalitarian measure).
+    """
+    r = _episodes(rewards)
+    if tagged is not None and hit is not None:
+        raise ValueError("give tagged or hit, not both")
+    marks = tagged if tagged is not None else hit
+    R = r.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = std_over_mean(R, axis=1)
+
+    def avg(x):
+        x = np.asarray(x, dtype=float)
+        return float(np.nanmean(x)) if np.any(np.isfinite(x)) else float("nan")
+
+    return {
+        "efficiency": avg(efficiency(r)),
+        "equality": avg(equality(r)),
+        "sustainability": avg(sustainability(r)),
+        "peace": avg(peace(np.asarray(marks) > 0)) if marks is not None else float("nan"),
+        "cleaning": avg(np.atleast_2d(cleaned).sum(axis=1)) if cleaned is not None else float("nan"),
+        "spread": avg(spread),
+    }
