@@ -20,7 +20,12 @@ the reference and against JaxMARL's vmap-1024 figure measured in the same run. N
 JaxMARL's coin game is the 3x3 LOLA variant with 5 actions while ours is D3C's 5x5 game: the same
 dilemma, not the same arithmetic.
 
-Run:  python benchmarks/envs.py [--quick] [--repeats 3] [--no-peers]
+Cleanup and Harvest (``--only ssd``): sharelib's kernel at 1, 64 and 1024 copies, 5 and 7 agents,
+both observation forms, against the straightforward per-step NumPy version of the same rules
+(``benchmarks/reference_ssd.py``, one copy), and against Melting Pot's ``clean_up`` and
+``commons_harvest__open`` substrates (7 agents, one copy) when ``meltingpot`` is installed.
+
+Run:  python benchmarks/envs.py [--quick] [--repeats 3] [--no-peers] [--only {all,basic,ssd}]
 """
 
 from __future__ import annotations
@@ -184,14 +189,122 @@ def bench_mpe(n_steps):
     return run
 
 
+def bench_ssd_ours(game, n_agents, obs, n_envs, n_steps):
+    from sharelib.envs import ENVIRONMENTS
+
+    env = ENVIRONMENTS[game](n_envs=n_envs, n_agents=n_agents, obs=obs)
+    env.reset(0)
+    rng = np.random.default_rng(0)
+    acts = rng.integers(0, env.n_actions, size=(min(n_steps, BLOCK), n_envs, n_agents))
+    env.step(acts[0])
+
+    def run():
+        t0 = time.perf_counter()
+        for k in range(n_steps):
+            env.step(acts[k % len(acts)])
+        return n_envs * n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def bench_ssd_reference(game, n_agents, obs, n_steps):
+    from reference_ssd import NumpyStream, ReferenceSSD
+
+    from sharelib.envs.ssd import CLEANUP_MAPS, HARVEST_MAPS
+
+    rows = (CLEANUP_MAPS if game == "cleanup" else HARVEST_MAPS)["canonical"]
+    env = ReferenceSSD(game, rows, n_agents, obs=obs, rng=NumpyStream(0))
+    env.reset()
+    n_actions = 9 if game == "cleanup" else 8
+    acts = np.random.default_rng(0).integers(0, n_actions, size=(n_steps, n_agents))
+
+    def run():
+        t0 = time.perf_counter()
+        for a in acts:
+            env.step(a)
+        return n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def bench_meltingpot(substrate, n_steps):
+    from meltingpot import substrate as mp_substrate
+
+    roles = mp_substrate.get_config(substrate).default_player_roles
+    env = mp_substrate.build(substrate, roles=roles)
+    env.reset()
+    n_act = env.action_spec()[0].num_values
+    rng = np.random.default_rng(0)
+
+    def run():
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            ts = env.step(rng.integers(0, n_act, size=len(roles)).tolist())
+            if ts.last():
+                env.reset()
+        return n_steps, time.perf_counter() - t0
+
+    return run
+
+
+def ssd_main(args, n):
+    """The Cleanup/Harvest table (see the module docstring)."""
+    runners, notes = [], []
+    print("building and compiling (Cleanup, Harvest) ...", flush=True)
+    for game in ("cleanup", "harvest"):
+        for obs in ("grid", "rgb"):
+            for agents in (5, 7):
+                runners.append((game, obs, agents, "reference: per-step NumPy", 1,
+                                bench_ssd_reference(game, agents, obs, n(30))))
+                for copies, steps in ((1, n(3000)), (64, n(100)), (BATCH, n(10))):
+                    runners.append((game, obs, agents, "sharelib (numba)", copies,
+                                    bench_ssd_ours(game, agents, obs, copies, steps)))
+        if not args.no_peers:
+            sub = "clean_up" if game == "cleanup" else "commons_harvest__open"
+            try:
+                runners.append((game, "rgb", 7, f"Melting Pot {sub}", 1, bench_meltingpot(sub, n(300))))
+            except ImportError as exc:
+                notes.append(f"Melting Pot {sub}: skipped (not installed: {exc.name or exc})")
+            except Exception as exc:  # installed but broken: report, do not stop the table
+                notes.append(f"Melting Pot {sub}: skipped ({type(exc).__name__}: {exc})")
+    best = [0.0] * len(runners)
+    for r in range(args.repeats):
+        print(f"round {r + 1}/{args.repeats}", flush=True)
+        for k, row in enumerate(runners):
+            steps, dt = row[-1]()
+            best[k] = max(best[k], steps / dt)
+    print()
+    hdr = (f"| {'game':<8} | {'obs':<4} | {'agents':>6} | {'implementation':<30} | {'copies':>6} | "
+           f"{'env-steps/s':>12} | {'agent-steps/s':>13} | {'x reference':>11} | {'x Melting Pot':>13} |")
+    print(hdr)
+    print("|" + "|".join("-" * len(c) for c in hdr.split("|")[1:-1]) + "|")
+    for k, (game, obs, agents, impl, copies, _) in enumerate(runners):
+        ref = next(best[j] for j, r in enumerate(runners) if r[:3] == (game, obs, agents)
+                   and r[3].startswith("reference")) if not impl.startswith("Melting") else None
+        mp = next((best[j] for j, r in enumerate(runners) if r[0] == game and r[3].startswith("Melting")),
+                  None)
+        x_ref = f"{best[k] / ref:,.0f}" if ref else "n/a"
+        x_mp = f"{best[k] / mp:,.0f}" if mp else "n/a"
+        print(f"| {game:<8} | {obs:<4} | {agents:>6} | {impl:<30} | {copies:>6} | {best[k]:>12,.0f} | "
+              f"{best[k] * agents:>13,.0f} | {x_ref:>11} | {x_mp:>13} |")
+    for note in notes:
+        print(f"note: {note}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="about 5x fewer steps (a smoke run)")
     ap.add_argument("--repeats", type=int, default=3, help="timings per row; the best is kept")
-    ap.add_argument("--no-peers", action="store_true", help="skip JaxMARL and MPE")
+    ap.add_argument("--no-peers", action="store_true", help="skip JaxMARL, MPE and Melting Pot")
+    ap.add_argument("--only", choices=("all", "basic", "ssd"), default="all",
+                    help="basic: the coin game, corridor and Trust-Your-Brother table; ssd: Cleanup/Harvest")
     args = ap.parse_args(argv)
     k = 0.2 if args.quick else 1.0
     n = lambda x: max(10, int(x * k))  # noqa: E731
+    if args.only in ("all", "ssd"):
+        ssd_main(args, n)
+        if args.only == "ssd":
+            return None
 
     runners = []  # (environment, implementation, copies, run) in table order
     notes = []
