@@ -52,31 +52,26 @@ def _is_target(cells, e, r, c, role, min_nb):
 @numba.njit(cache=True)
 def _first_step(cells, e, r0, c0, role, min_nb, queue, first, seen):
     """Breadth-first search from (r0, c0) to the nearest target other than the start; returns the
-    absolute direction of the first step (0-3), 4 if the target is next to the start, -1 if none."""
+    absolute direction of the first step (0-3), -1 if there is none."""
     H, W = cells.shape[1], cells.shape[2]
     seen[:] = False
     seen[r0 * W + c0] = True
-    head, tail = 0, 0
-    for d in range(4):
-        r, c = r0 + gw.DR[d], c0 + gw.DC[d]
-        if 0 <= r < H and 0 <= c < W and cells[e, r, c] != gw.WALL and not seen[r * W + c]:
-            seen[r * W + c] = True
-            queue[tail] = r * W + c
-            first[tail] = d
-            tail += 1
+    queue[0] = r0 * W + c0
+    first[0] = -1  # the start: its neighbours are reached by their own direction
+    head, tail = 0, 1
     while head < tail:
         cell = queue[head]
         d0 = first[head]
         head += 1
         r, c = cell // W, cell % W
-        if _is_target(cells, e, r, c, role, min_nb):
+        if d0 >= 0 and _is_target(cells, e, r, c, role, min_nb):
             return d0
         for d in range(4):
             rr, cc = r + gw.DR[d], c + gw.DC[d]
             if 0 <= rr < H and 0 <= cc < W and cells[e, rr, cc] != gw.WALL and not seen[rr * W + cc]:
                 seen[rr * W + cc] = True
                 queue[tail] = rr * W + cc
-                first[tail] = d0
+                first[tail] = d if d0 < 0 else d0
                 tail += 1
     return -1
 
