@@ -83,14 +83,17 @@ def figures_dir() -> Path:
     return Path(env) if env else repo_root() / "figures"
 
 
-def git_commit() -> str:
-    """The current commit hash (with ``-dirty`` when the work tree has changes), or ``unknown``."""
+def git_commit(root: Path | None = None) -> str:
+    """The current commit hash, with ``-dirty`` when tracked files outside ``figures/`` have changes
+    (saving a figure rewrites the tracked manifest, which must not mark its own provenance dirty),
+    or ``unknown`` outside a git checkout."""
     try:
-        root = repo_root()
+        root = repo_root() if root is None else Path(root)
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)figures"], cwd=root, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except Exception:  # noqa: BLE001 - not a git checkout, or git missing
         return "unknown"

@@ -88,3 +88,25 @@ def test_live_widgets_run_nothing_until_a_control_moves():
     assert calls == [7]
     with pytest.raises(ValueError, match="at least one control"):
         plotting.live(lambda: None)
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_figures(tmp_path):
+    import subprocess
+
+    from sharelib.plotting import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "MANIFEST.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40 and not clean.endswith("-dirty")
+    (tmp_path / "figures" / "MANIFEST.json").write_text('{"a": 1}')  # a figure was saved
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")  # the code changed
+    assert git_commit(tmp_path) == clean + "-dirty"
