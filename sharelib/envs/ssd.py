@@ -389,6 +389,7 @@ def _step_kernel(actions, rng, I, F, B, obs, final_obs, G, A, pts, work, act_map
                 gw.cast_beam(e, i, pos, ori, cells, occ, beam, beam_len, False, hits)
             elif act[i] == gw.CLEAN:
                 F[e, 0, i] -= clean_cost
+                # a cleaning beam stops at agents without harming them: its hits go to a scratch row
                 c = gw.cast_beam(e, i, pos, ori, cells, occ, beam, beam_len, True, work[11])
                 A[e, i, _CLEANED] += c
                 I[e, _NWASTE] -= c
@@ -466,7 +467,6 @@ class _SSD(MultiAgentEnv):
         self._spawn_cells = spawn
         self._apple_cells = np.flatnonzero(np.isin(chars.ravel(), list("AB")))
         self._river_cells = np.flatnonzero(np.isin(chars.ravel(), list("HR")))
-        self._n_envs_arg = n_envs
 
     def _constants(self) -> dict:  # per game, overridden
         raise NotImplementedError
