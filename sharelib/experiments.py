@@ -41,8 +41,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import __version__
-
 __all__ = [
     "check_int",
     "check_float",
@@ -58,6 +56,7 @@ __all__ = [
     "SweepPoint",
     "ResultCache",
     "CacheCorruptionWarning",
+    "code_fingerprint",
     "BACKENDS",
     "PRESET_NAMES",
 ]
@@ -88,16 +87,17 @@ def check_int(name: str, value: Any, *, min: int | None = None, max: int | None 
     Traceback (most recent call last):
     ...
     ValueError: n_agents must be an integer >= 2; got 1
+    >>> check_int("n_agents", 3.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_agents must be an integer; got 3.0 (float)
     """
     rng = _range_text(min, max)
     what = f"an integer {rng}".rstrip()
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be {what}; got {value!r}")
-    if not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be {what}; got {value!r}")
+    # Floats are refused even when integral (3.0, 1e6): accepting them invited callers to keep the
+    # float and fail later, deep inside a kernel, with an error that no longer names the parameter.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {what}; got {value!r} ({type(value).__name__})")
     value = int(value)
     if (min is not None and value < min) or (max is not None and value > max):
         raise ValueError(f"{name} must be {what}; got {value}")
@@ -270,30 +270,80 @@ def point_seed(seed: int, params: Mapping[str, Any], run: int) -> int:
 # On-disk cache
 # ---------------------------------------------------------------------------------------------
 
-_MAGIC = b"SHARELIB-RESULT-1\n"
+_MAGIC = b"SHARELIB-RESULT-2\n"  # 2: the payload holds the key and the point
 
 
 class CacheCorruptionWarning(UserWarning):
-    """A cached result failed its checksum (truncated or corrupted) and will be recomputed."""
+    """A cached result failed its checksum (truncated or corrupted), belongs to another key (a file
+    copied or renamed by hand), or was written by an older format; it is recomputed."""
 
 
-def _function_fingerprint(fn: Callable) -> str:
-    """Identify ``fn`` by module, qualified name and source, plus the sharelib version."""
+def _module_file_hash(fn: Callable) -> str:
+    """SHA-256 of the whole source file defining ``fn`` (a user's script or module), or of its
+    source text or bytecode when there is no file (a function typed into an interactive session)."""
     try:
-        source = inspect.getsource(fn)
+        path = inspect.getsourcefile(fn)
+        if path and os.path.isfile(path):
+            return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except TypeError:  # a builtin, a functools.partial...
+        pass
+    try:
+        text = inspect.getsource(fn)
     except (OSError, TypeError):
         code = getattr(fn, "__code__", None)
-        source = code.co_code.hex() if code is not None else repr(fn)
+        text = code.co_code.hex() if code is not None else repr(fn)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _package_hash() -> str:
+    """SHA-256 over every ``.py`` file of the installed ``sharelib`` package (names and contents).
+
+    Hashing the sources themselves, not a version number or a git commit, makes the key change
+    with any edit, committed or not, to any code a result can depend on (a kernel below a thin
+    swept wrapper, a ``git pull``), and keep it stable across clones and machines.
+    """
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _library_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for dist in ("numpy", "numba"):
+        try:
+            found.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:  # pragma: no cover - numba is a hard dependency
+            found.append(f"{dist} missing")
+    return f"{', '.join(found)}, python {sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def code_fingerprint(fn: Callable) -> str:
+    """What a cached result of ``fn`` depends on besides its parameters and seed.
+
+    The function's module and qualified name, the source file defining it, every source file of
+    the installed ``sharelib`` package, and the numpy, numba and Python versions. Any change to
+    any of them changes the cache key, so a reused cache folder can never serve results of other
+    code. (Code outside sharelib that ``fn`` calls from *other* modules of your own is not
+    covered: keep swept functions and their helpers in one file, or clear the cache.)
+    """
     name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-    return hashlib.sha256(f"{name}\n{source}\n{__version__}".encode()).hexdigest()[:16]
+    text = "\n".join([name, _module_file_hash(fn), _package_hash(), _library_versions()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class ResultCache:
     """A directory of pickled results, one file per sweep point, written atomically.
 
-    File layout: a magic line, the hex SHA-256 of the payload, a newline, the pickled payload.
-    A file that is truncated, corrupted or unreadable is reported with a
-    :class:`CacheCorruptionWarning`, deleted and treated as missing. Writers use temporary
+    File layout: a magic line, the hex SHA-256 of the payload, a newline, the pickled payload
+    ``{"key": key, "point": point, "value": value}``, where ``point`` records what the key was made
+    of (parameters, run, seed, code fingerprint). An entry is read only if its checksum holds
+    *and* it names the key it is read under (and, when the reader passes one, the same point), so
+    a file copied over another key's file is caught. A file that fails any check is reported with
+    a :class:`CacheCorruptionWarning`, deleted and treated as missing. Writers use temporary
     ``.tmp-*.part`` files; those left behind by a killed writer are removed once they are older
     than ``STALE_AFTER`` seconds (a live write takes milliseconds, so another process's write in
     progress is never touched).
@@ -321,9 +371,16 @@ class ResultCache:
                 pass
         return removed
 
-    def key(self, fn: Callable, params: Mapping[str, Any], run: int, seed: int) -> str:
-        text = json.dumps({"fn": _function_fingerprint(fn), "params": _canonical(params), "run": run, "seed": seed},
-                          sort_keys=True)
+    @staticmethod
+    def point(fn: Callable, params: Mapping[str, Any], run: int, seed: int, code: str | None = None) -> dict:
+        """The JSON-able record a key is the hash of; ``code`` defaults to :func:`code_fingerprint`."""
+        return {"fn": code if code is not None else code_fingerprint(fn), "params": _canonical(params),
+                "run": int(run), "seed": int(seed)}
+
+    def key(self, fn: Callable, params: Mapping[str, Any], run: int, seed: int, code: str | None = None) -> str:
+        """The file name of one point: a hash of :meth:`point` (parameters, run, seed and the code
+        fingerprint of ``fn``; pass ``code`` to reuse one fingerprint across a sweep)."""
+        text = json.dumps(self.point(fn, params, run, seed, code), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def path(self, key: str) -> Path:
@@ -334,31 +391,44 @@ class ResultCache:
         (``.tmp-*.part``, or ``.tmp-*.pkl`` as older versions of sharelib named them)."""
         return sorted(p.stem for p in self.directory.glob("*.pkl") if not p.name.startswith("."))
 
-    def load(self, key: str) -> tuple[bool, Any]:
-        """``(True, value)`` for a valid entry, ``(False, None)`` for a missing or corrupted one."""
+    def load(self, key: str, point: Mapping[str, Any] | None = None) -> tuple[bool, Any]:
+        """``(True, value)`` for a valid entry of ``key`` (and of ``point``, if given), ``(False, None)``
+        for a missing, corrupted, foreign or old-format one."""
         path = self.path(key)
         try:
             blob = path.read_bytes()
         except FileNotFoundError:
             return False, None
+        problem = "is corrupted or truncated"
         header_len = len(_MAGIC) + 65
-        ok = blob.startswith(_MAGIC) and len(blob) > header_len
-        if ok:
+        if blob.startswith(b"SHARELIB-RESULT-") and not blob.startswith(_MAGIC):
+            problem = "was written by an older version of sharelib's cache"
+        elif blob.startswith(_MAGIC) and len(blob) > header_len:
             digest = blob[len(_MAGIC):len(_MAGIC) + 64].decode("ascii", "replace")
             payload = blob[header_len:]
-            ok = hashlib.sha256(payload).hexdigest() == digest
-        if ok:
-            try:
-                return True, pickle.loads(payload)
-            except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
-                ok = False
-        warnings.warn(f"cache file {path} is corrupted or truncated; recomputing it", CacheCorruptionWarning,
-                      stacklevel=2)
+            if hashlib.sha256(payload).hexdigest() == digest:
+                try:
+                    entry = pickle.loads(payload)
+                    if not (isinstance(entry, dict) and {"key", "point", "value"} <= set(entry)):
+                        raise ValueError("not a cache entry")
+                except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
+                    entry = None
+                if entry is not None:
+                    if entry["key"] != key:
+                        problem = f"holds the result of another point (key {entry['key']})"
+                    elif point is not None and entry["point"] != json.loads(json.dumps(point, sort_keys=True)):
+                        problem = "records other parameters than its key stands for"
+                    else:
+                        return True, entry["value"]
+        warnings.warn(f"cache file {path} {problem}; recomputing it", CacheCorruptionWarning, stacklevel=2)
         path.unlink(missing_ok=True)
         return False, None
 
-    def store(self, key: str, value: Any) -> None:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    def store(self, key: str, value: Any, point: Mapping[str, Any] | None = None) -> None:
+        """Write ``value`` under ``key`` atomically, together with the key and its ``point`` record."""
+        entry = {"key": key, "point": json.loads(json.dumps(point, sort_keys=True)) if point is not None else None,
+                 "value": value}
+        payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         blob = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
         # The temporary name never ends in ".pkl", so nothing that lists finished entries can see a
         # half-written file (a writer killed mid-store leaves only a ".part" file behind).
@@ -391,11 +461,13 @@ class SweepPoint:
     value: Any
 
 
-def _call_and_cache(fn: Callable, params: Mapping[str, Any], seed: int, cache_dir: str | None, key: str) -> Any:
+def _call_and_cache(fn: Callable, params: Mapping[str, Any], seed: int, cache_dir: str | None,
+                    entry: tuple[str, dict] | None) -> Any:
     # Workers write their own results, so a sweep killed midway keeps every finished point.
     value = fn(**params, seed=seed)
     if cache_dir is not None:
-        ResultCache(cache_dir).store(key, value)
+        key, point = entry
+        ResultCache(cache_dir).store(key, value, point)
     return value
 
 
@@ -439,9 +511,18 @@ def sweep(
         Local worker processes (default: the number of CPUs).
     cache : path, optional
         Directory of a :class:`ResultCache`. Finished points are read from it and new ones written
-        to it, so an interrupted sweep resumes where it stopped.
+        to it, so an interrupted sweep resumes where it stopped. Entries are keyed by the point,
+        its seed and :func:`code_fingerprint` (sharelib's sources, ``fn``'s file, numpy and
+        numba versions), so changed code never reads old results.
     progress : bool
         Show a tqdm progress bar.
+
+    Notes
+    -----
+    In a script, call ``sweep`` under ``if __name__ == "__main__":``. Worker processes import the
+    script again; an unguarded call at module level would start workers from inside a worker, and
+    multiprocessing refuses that (sweep then raises a ``RuntimeError`` saying so). Notebooks and
+    interactive sessions need no guard.
 
     Returns
     -------
@@ -460,12 +541,14 @@ def sweep(
     store = ResultCache(cache) if cache is not None else None
     cache_dir = str(store.directory) if store is not None else None
     values: dict[int, Any] = {}
-    keys: dict[int, str] = {}
+    keys: dict[int, tuple[str, dict]] = {}  # task -> (cache key, point record)
     todo = []
+    code = code_fingerprint(fn) if store is not None else None
     for t, (_, p, r, s) in enumerate(tasks):
         if store is not None:
-            keys[t] = store.key(fn, p, r, s)
-            hit, value = store.load(keys[t])
+            point = store.point(fn, p, r, s, code)
+            keys[t] = (store.key(fn, p, r, s, code), point)
+            hit, value = store.load(*keys[t])
             if hit:
                 values[t] = value
                 continue
@@ -512,7 +595,19 @@ def _run_processes(fn, tasks, todo, cache_dir, keys, n_jobs=None, **_):
             _, p, _r, s = tasks[t]
             futures[pool.submit(_call_and_cache, fn, p, s, cache_dir, keys.get(t))] = t
         for fut in cf.as_completed(futures):
-            yield futures[fut], fut.result()
+            try:
+                value = fut.result()
+            except cf.process.BrokenProcessPool as exc:
+                raise RuntimeError(_BROKEN_POOL_HELP) from exc
+            yield futures[fut], value
+
+
+_BROKEN_POOL_HELP = (
+    "sweep's worker processes died. If this is a script that calls sweep() at module level, put the "
+    "call under `if __name__ == \"__main__\":` (each worker imports the script again, and the call would "
+    "start workers from a worker); otherwise a worker ran out of memory or crashed in native code. "
+    "backend=\"serial\" runs without workers."
+)
 
 
 def _run_dask(fn, tasks, todo, cache_dir, keys, address=None, n_jobs=None, **_):

@@ -155,6 +155,9 @@ def reproduce(
         print("no notebooks to run", file=stream)
         return []
     out_dir = Path(out_dir) if out_dir is not None else root.parent / "build" / "notebooks" / preset
+    figures = os.environ.get("SHARELIB_FIGURES_DIR")
+    if figures:  # each notebook runs in its own folder: resolve a relative value once, against ours
+        os.environ["SHARELIB_FIGURES_DIR"] = str(Path(figures).resolve())
     failures: list[NotebookFailure] = []
     per_cell_progress = jobs == 1 and stream.isatty() if hasattr(stream, "isatty") else False
     bar = tqdm(total=len(selected), desc=f"reproduce ({preset})", unit="notebook", file=stream)

@@ -5,13 +5,17 @@ interactive session with a display, selects the headless Agg backend.
 
 :func:`savefig` writes ``<fig_id>.png`` and ``<fig_id>.pdf`` into ``figures/<paper>/`` for the
 ``paper`` preset and into ``figures/<paper>/<preset>/`` for any other preset (so a quick run never
-overwrites the committed paper-scale figures), and records in ``figures/MANIFEST.json`` the figure
-id, the notebook, its parameters, seeds, the sharelib version, the git commit and the wall time.
-The manifest is updated under an exclusive file lock and replaced atomically, so notebooks running
-at the same time never lose or half-write an entry.
+overwrites the committed paper-scale figures), and records the figure id, the notebook, its
+parameters, seeds, the sharelib version, the git commit and the wall time in a manifest: the
+tracked ``figures/MANIFEST.json`` for paper-preset figures, and ``figures/<paper>/<preset>/
+MANIFEST.json`` beside the figures of any other preset (git-ignored for ``quick``, so a quick run
+leaves a clone unmodified). A manifest is updated under an exclusive file lock and replaced
+atomically, so notebooks running at the same time never lose or half-write an entry.
 
 The figures folder is the repository's ``figures/`` unless ``SHARELIB_FIGURES_DIR`` is set (the
-tests point it at a temporary folder).
+tests point it at a temporary folder); a relative value is taken relative to the working
+directory of the process that reads it (``python -m sharelib reproduce`` resolves it once, against
+the caller's directory, before the notebooks start in their own folders).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ def repo_root() -> Path:
 def figures_dir() -> Path:
     """Where figures go: ``$SHARELIB_FIGURES_DIR`` or the repository's ``figures/``."""
     env = os.environ.get("SHARELIB_FIGURES_DIR")
-    return Path(env) if env else repo_root() / "figures"
+    return Path(env).resolve() if env else repo_root() / "figures"
 
 
 def git_commit(root: Path | None = None) -> str:
@@ -120,7 +124,7 @@ def update_manifest(key: str, entry: Mapping[str, Any], directory: Path | None =
     directory = Path(directory) if directory is not None else figures_dir()
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "MANIFEST.json"
-    with open(directory / ".MANIFEST.lock", "a+") as lock:
+    with open(directory / ".MANIFEST.lock", "a+") as lock:  # git-ignored
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             data = json.loads(manifest.read_text()) if manifest.exists() else {}
@@ -138,7 +142,11 @@ def update_manifest(key: str, entry: Mapping[str, Any], directory: Path | None =
 
 
 def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str, Any], seeds=None) -> dict:
-    """Save ``fig`` as PNG and PDF and record its provenance in ``figures/MANIFEST.json``.
+    """Save ``fig`` as PNG and PDF and record its provenance in a manifest.
+
+    Paper-preset figures are recorded in ``figures/MANIFEST.json``, the others in the
+    ``MANIFEST.json`` of their own folder ``figures/<paper>/<preset>/``; the key and the paths of
+    an entry are relative to ``figures/`` in both cases.
 
     Parameters
     ----------
@@ -192,7 +200,7 @@ def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str,
         "wall_time_s": round(start - _IMPORTED_AT, 2),
         **paths,
     }
-    update_manifest(key, entry, root)
+    update_manifest(key, entry, root if preset == "paper" else folder)
     return entry
 
 

@@ -63,12 +63,16 @@ def test_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
 
 
 def test_reproduce_overview_writes_figures_and_manifest(tmp_path):
+    """A relative SHARELIB_FIGURES_DIR means the caller's folder, not each notebook's; quick-preset
+    provenance goes beside the quick figures, never into the tracked top-level manifest."""
     figs = tmp_path / "figs"
-    out = run("reproduce", "--paper", "overview", env={"SHARELIB_FIGURES_DIR": str(figs)})
+    out = run("reproduce", "--paper", "overview", env={"SHARELIB_FIGURES_DIR": "figs"}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (figs / "overview" / "quick" / "overview_pd_sharing.png").exists()
     assert (figs / "overview" / "quick" / "overview_pd_sharing.pdf").exists()
-    manifest = json.loads((figs / "MANIFEST.json").read_text())
+    assert not (REPO / "notebooks" / "figs").exists()
+    assert not (figs / "MANIFEST.json").exists()
+    manifest = json.loads((figs / "overview" / "quick" / "MANIFEST.json").read_text())
     assert manifest["overview/quick/overview_pd_sharing"]["notebook"] == "00_overview.ipynb"
 
 
@@ -84,5 +88,5 @@ def test_papermill_command_line_override_takes_effect(tmp_path):
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
                       for o in c.get("outputs", []))
     assert "w = 0.45: pure Nash [(0, 0)]" in printed, "the override reached the computation"
-    manifest = json.loads((tmp_path / "figs" / "MANIFEST.json").read_text())
+    manifest = json.loads((tmp_path / "figs" / "overview" / "quick" / "MANIFEST.json").read_text())
     assert manifest["overview/quick/overview_pd_sharing"]["parameters"]["share"] == 0.45

@@ -20,7 +20,9 @@ from sharelib import experiments as ex
 
 def test_check_int_names_parameter_and_range():
     assert ex.check_int("n", 3, min=2) == 3
-    assert ex.check_int("n", 4.0, min=2) == 4
+    assert ex.check_int("n", np.int64(4), min=2) == 4
+    with pytest.raises(ValueError, match=r"n must be an integer >= 2; got 4.0 \(float\)"):
+        ex.check_int("n", 4.0, min=2)  # a float is refused, not silently truncated or kept
     with pytest.raises(ValueError, match=r"n_agents must be an integer >= 2; got 1"):
         ex.check_int("n_agents", 1, min=2)
     with pytest.raises(ValueError, match=r"runs must be an integer in \[1, 10\]; got 11"):
@@ -195,6 +197,94 @@ def test_cache_key_changes_with_parameters_seed_and_function(tmp_path):
     assert k != cache.key(counted_point, {"x": 1}, 0, 6)
     assert k != cache.key(noisy_point, {"x": 1}, 0, 5)
     assert k == cache.key(counted_point, {"x": 1}, 0, 5)
+
+
+def test_copied_entry_is_not_read_under_another_key(tmp_path):
+    CALLS.clear()
+    grid = ex.grid(x=[1, 2])
+    clean = ex.sweep(counted_point, grid, backend="serial", cache=tmp_path, progress=False)
+    cache = ex.ResultCache(tmp_path)
+    code = ex.code_fingerprint(counted_point)
+    k1, k2 = (cache.key(counted_point, {"x": x}, 0, p.seed, code) for x, p in zip((1, 2), clean))
+    cache.path(k2).write_bytes(cache.path(k1).read_bytes())  # a valid entry, but of point x=1
+    CALLS.clear()
+    with pytest.warns(ex.CacheCorruptionWarning, match="holds the result of another point"):
+        again = ex.sweep(counted_point, grid, backend="serial", cache=tmp_path, progress=False)
+    assert CALLS == [2] and [p.value for p in again] == [p.value for p in clean]
+
+
+def test_entry_with_other_parameters_than_its_point_is_refused(tmp_path):
+    cache = ex.ResultCache(tmp_path)
+    point = cache.point(counted_point, {"x": 1}, 0, 5)
+    key = cache.key(counted_point, {"x": 1}, 0, 5)
+    cache.store(key, "value", {**point, "params": {"x": 2}})
+    with pytest.warns(ex.CacheCorruptionWarning, match="other parameters"):
+        assert cache.load(key, point) == (False, None)
+    cache.store(key, "value", point)
+    assert cache.load(key, point) == (True, "value")
+
+
+def test_old_format_entry_is_recomputed_with_a_warning(tmp_path):
+    cache = ex.ResultCache(tmp_path)
+    cache.path("abc").write_bytes(b"SHARELIB-RESULT-1\n" + b"0" * 64 + b"\n" + b"payload")
+    with pytest.warns(ex.CacheCorruptionWarning, match="older version"):
+        assert cache.load("abc") == (False, None)
+
+
+STALE_SCRIPT = textwrap.dedent('''
+    import sys
+    from sharelib import experiments as ex
+    from sharelib._probe_swept import swept
+
+    points = ex.sweep(swept, ex.grid(x=[1, 2]), backend="serial", cache=sys.argv[1], progress=False)
+    print([p.value for p in points])
+''')
+
+
+def test_editing_code_below_a_swept_function_invalidates_the_cache(tmp_path):
+    """The issue's stale-cache case: a thin swept wrapper whose helper, in another module, changes."""
+    import shutil
+
+    import sharelib
+
+    pkg = tmp_path / "site" / "sharelib"
+    shutil.copytree(Path(sharelib.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    (pkg / "_probe_swept.py").write_text(
+        "from ._probe_helper import helper\n\ndef swept(x, seed):\n    return helper(x)\n")
+    (pkg / "_probe_helper.py").write_text("def helper(x):\n    return 2 * x\n")
+    script, cache = tmp_path / "run.py", tmp_path / "cache"
+    script.write_text(STALE_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(pkg.parent)}
+
+    def run():
+        out = subprocess.run([sys.executable, str(script), str(cache)], env=env, capture_output=True, text=True,
+                             check=True, cwd=tmp_path)
+        return out.stdout.strip(), len(ex.ResultCache(cache).entries())
+
+    assert run() == ("[2, 4]", 2)
+    assert run() == ("[2, 4]", 2), "unchanged code reads the cache"
+    (pkg / "_probe_helper.py").write_text("def helper(x):\n    return 3 * x\n")
+    assert run() == ("[3, 6]", 4), "an edited helper below the swept function recomputes"
+
+
+def test_cache_key_changes_with_library_versions(monkeypatch):
+    before = ex.code_fingerprint(counted_point)
+    monkeypatch.setattr(ex, "_library_versions", lambda: "numpy 0.0, numba 0.0, python 3.11")
+    assert ex.code_fingerprint(counted_point) != before
+
+
+UNGUARDED_SCRIPT = textwrap.dedent('''
+    from sharelib import experiments as ex
+    ex.sweep(ex.point_seed, [{"params": {"a": 1}, "run": 0}], runs=2, progress=False, n_jobs=2)
+''')
+
+
+def test_unguarded_sweep_in_a_script_says_how_to_fix_it(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert 'if __name__ == "__main__":' in out.stderr.splitlines()[-1]
 
 
 KILL_SCRIPT = textwrap.dedent('''

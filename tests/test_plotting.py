@@ -42,6 +42,15 @@ def test_quick_figures_do_not_overwrite_paper_figures(figdir):
     plotting.savefig(_fig(), "fig1", paper="demo", notebook="d.ipynb", params={"preset": "quick"})
     assert (figdir / "demo" / "quick" / "fig1.png").exists()
     assert not (figdir / "demo" / "fig1.png").exists()
+    assert not (figdir / "MANIFEST.json").exists(), "the tracked manifest holds paper-preset entries only"
+    local = json.loads((figdir / "demo" / "quick" / "MANIFEST.json").read_text())
+    assert local["demo/quick/fig1"]["png"] == "demo/quick/fig1.png"
+
+
+def test_relative_figures_dir_is_taken_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHARELIB_FIGURES_DIR", "rel")
+    monkeypatch.chdir(tmp_path)
+    assert plotting.figures_dir() == tmp_path / "rel" and plotting.figures_dir().is_absolute()
 
 
 def test_savefig_rejects_bad_names(figdir):
