@@ -5,6 +5,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 - :class:`PrisonerCorridor`: LToS's prisoner corridor (Sec. 5.1).
 - :class:`CoinGame`: the Coin game of D3C Sec. 3.4.
 - :class:`TrustYourBrother`: D3C's Trust-Your-Brother predator-prey ring (Sec. 3.3).
+- :class:`Exchange`: the AS paper's Exchange (Sec. 5.1; our reading of the sketched rules).
 - :class:`Cleanup`, :class:`Harvest`: the sequential social dilemmas (:mod:`sharelib.envs.ssd`), on
   the grid engine of :mod:`sharelib.envs.gridworld`.
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
@@ -13,6 +14,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 
 from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
 from .coin_game import CoinGame
+from .exchange import Exchange
 from .prisoner_corridor import PrisonerCorridor
 from .ssd import Cleanup, Harvest
 from .trust_your_brother import TrustYourBrother
@@ -23,7 +25,8 @@ ENVIRONMENTS = {
     "trust_your_brother": TrustYourBrother,
     "cleanup": Cleanup,
     "harvest": Harvest,
+    "exchange": Exchange,
 }
 
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
-           "TrustYourBrother", "Cleanup", "Harvest", "ENVIRONMENTS"]
+           "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "ENVIRONMENTS"]
