@@ -5,7 +5,7 @@ independence, auto-reset) is tested for them in test_envs.py and test_pettingzoo
 import numpy as np
 import pytest
 
-from sharelib.envs import Exchange
+from sharelib.envs import CooperativeNavigation, Exchange
 from sharelib.envs.exchange import scripted_totals
 
 # ------------------------------------------------------------------------------------------------
@@ -176,3 +176,109 @@ def test_exchange_set_state_validates():
         env.set_state([[0, 5], [0, 0], [0, 0]], BOXES)
     with pytest.raises(ValueError, match="agent_id"):
         Exchange(agent_id=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Cooperative navigation
+# ------------------------------------------------------------------------------------------------
+N_STAY = CooperativeNavigation.STAY
+LANDMARKS = [[0, 0], [4, 4], [0, 4]]  # landmark i is agent i's
+
+
+def test_navigation_distance_reward_is_minus_manhattan_over_8():
+    env = CooperativeNavigation(n_envs=1)
+    env.set_state([[0, 0], [0, 0 + 1], [4, 0]], LANDMARKS)
+    _, r, _ = env.step(np.array([[N_STAY, DOWN, N_STAY]]))
+    # agent 0 on its landmark: 0; agent 1 at (1, 1): |1-4| + |1-4| = 6; agent 2 at (4, 0): 4 + 4 = 8
+    np.testing.assert_allclose(r[0], [0.0, -6 / 8, -8 / 8])
+    _, r, _ = env.step(np.array([[RIGHT, RIGHT, UP]]))
+    np.testing.assert_allclose(r[0], [-1 / 8, -5 / 8, -7 / 8])
+    env2 = CooperativeNavigation(n_envs=1, size=3)  # normalised by 2 (size - 1) = 4
+    env2.set_state([[0, 0], [1, 1], [2, 2]], [[2, 2], [1, 1], [0, 2]])
+    _, r, _ = env2.step(np.array([[N_STAY] * 3]))
+    np.testing.assert_allclose(r[0], [-1.0, 0.0, -0.5])
+
+
+def test_navigation_collisions_cost_every_agent_in_the_cell_minus_1_once():
+    env = CooperativeNavigation(n_envs=4)
+    agents = [
+        [[2, 1], [2, 3], [0, 2]],  # 0 and 1 step into (2, 2) together
+        [[2, 1], [2, 2], [0, 2]],  # 0 steps onto 1, which stays: both pay
+        [[2, 1], [2, 3], [1, 2]],  # all three end in (2, 2): each pays once
+        [[2, 1], [2, 2], [0, 2]],  # 0 and 1 swap cells: no collision
+    ]
+    acts = [[RIGHT, LEFT, N_STAY], [RIGHT, N_STAY, N_STAY], [RIGHT, LEFT, DOWN], [RIGHT, LEFT, N_STAY]]
+    env.set_state(agents, LANDMARKS)
+    _, r, _ = env.step(np.array(acts))
+    pos = env.agent_positions
+    dist = (np.abs(pos - np.array(LANDMARKS)).sum(-1)) / 8
+    hit = np.array([[1, 1, 0], [1, 1, 0], [1, 1, 1], [0, 0, 0]])
+    np.testing.assert_allclose(r, -dist - hit)
+    np.testing.assert_array_equal(env.collision_counts, hit)
+    assert pos[3].tolist() == [[2, 2], [2, 1], [0, 2]]
+    # a collision on the landmark: the waiting agent pays too (the externality)
+    env = CooperativeNavigation(n_envs=1, collision_penalty=0.5)
+    env.set_state([[0, 0], [0, 1], [3, 3]], LANDMARKS)
+    _, r, _ = env.step(np.array([[N_STAY, LEFT, N_STAY]]))
+    np.testing.assert_allclose(r[0], [-0.5, -8 / 8 - 0.5, -4 / 8])
+
+
+def test_navigation_moves_edges_and_observation():
+    env = CooperativeNavigation(n_envs=1)
+    env.set_state([[0, 0], [4, 4], [2, 2]], LANDMARKS)
+    o, _, _ = env.step(np.array([[UP, RIGHT, LEFT]]))  # off the grid: stay
+    assert env.agent_positions[0].tolist() == [[0, 0], [4, 4], [2, 1]]
+    expect = np.array([0, 0, 4, 4, 2, 1] + [0, 0, 4, 4, 0, 4], dtype=np.float32) / 4
+    np.testing.assert_allclose(o[0], np.broadcast_to(expect, (3, 12)))
+    env2 = CooperativeNavigation(n_envs=1, agent_id=True)
+    o2 = env2.set_state([[0, 0], [4, 4], [2, 1]], LANDMARKS)[0]
+    assert o2.shape == (3, 15)
+    np.testing.assert_allclose(o2[:, :12], np.broadcast_to(expect, (3, 12)))
+    np.testing.assert_array_equal(o2[:, 12:], np.eye(3))
+
+
+def test_navigation_matches_a_numpy_reference_on_random_states():
+    rng = np.random.default_rng(0)
+    E, S = 2000, 5
+    env = CooperativeNavigation(n_envs=E)
+    ag = rng.integers(0, S, (E, 3, 2))
+    lm = rng.integers(0, S, (E, 3, 2))
+    act = rng.integers(0, 5, (E, 3))
+    env.set_state(ag, lm)
+    _, r, _ = env.step(act)
+    moves = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])
+    new = ag + moves[act]
+    new = np.where(((new < 0) | (new >= S)).any(-1, keepdims=True), ag, new)
+    np.testing.assert_array_equal(env.agent_positions, new)
+    cell = new @ [S, 1]
+    shared = (cell[:, :, None] == cell[:, None, :]).sum(-1) > 1
+    np.testing.assert_allclose(r, -np.abs(new - lm).sum(-1) / 8 - shared)
+    assert shared.any() and (~shared).any()
+
+
+def test_navigation_starts_on_distinct_cells_and_lasts_exactly_100_steps():
+    env = CooperativeNavigation(n_envs=300)
+    env.reset(5)
+    cells = np.concatenate([env.agent_positions, env.landmark_positions], 1) @ [5, 1]
+    assert all(len(set(c)) == 6 for c in cells.tolist())
+    assert len(np.unique(cells[:, 3])) == 25
+    act = np.full((300, 3), N_STAY)
+    for k in range(1, 101):
+        _, _, d = env.step(act)
+        assert d.all() == (k == 100) and d.any() == (k == 100)
+    assert env.truncated.all()
+
+
+def test_navigation_communication_graph():
+    env = CooperativeNavigation(n_envs=2)
+    line = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
+    np.testing.assert_array_equal(env.adjacency, line)
+    np.testing.assert_array_equal(env.neighbours()[1], line)
+    np.testing.assert_array_equal(env.neighbours(include_self=True)[0], line | np.eye(3, dtype=bool))
+    env5 = CooperativeNavigation(n_envs=1, n_agents=5, graph="complete")
+    np.testing.assert_array_equal(env5.adjacency, ~np.eye(5, dtype=bool))
+    assert env5.obs_dim == 20
+    with pytest.raises(ValueError, match="graph"):
+        CooperativeNavigation(graph="ring")
+    with pytest.raises(ValueError, match="n_agents"):
+        CooperativeNavigation(n_agents=13)
