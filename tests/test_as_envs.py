@@ -5,7 +5,7 @@ independence, auto-reset) is tested for them in test_envs.py and test_pettingzoo
 import numpy as np
 import pytest
 
-from sharelib.envs import CooperativeNavigation, Exchange
+from sharelib.envs import CooperativeNavigation, CooperativePredation, Exchange
 from sharelib.envs.exchange import scripted_totals
 
 # ------------------------------------------------------------------------------------------------
@@ -282,3 +282,204 @@ def test_navigation_communication_graph():
         CooperativeNavigation(graph="ring")
     with pytest.raises(ValueError, match="n_agents"):
         CooperativeNavigation(n_agents=13)
+
+
+# ------------------------------------------------------------------------------------------------
+# Cooperative predation
+# ------------------------------------------------------------------------------------------------
+L_, R_ = CooperativePredation.LEFT, CooperativePredation.RIGHT
+TW, AW = CooperativePredation.TOWARDS, CooperativePredation.AWAY
+
+
+def test_predation_reward_table_all_none_mixed():
+    env = CooperativePredation(n_envs=5, n_agents=3)
+    env.set_state([10.0, 20.0, 12.0], 15.0)  # towards the prey: right, left, right
+    acts = [[R_, L_, R_],   # all approach: -1 each
+            [L_, R_, L_],   # none: -3 each
+            [R_, R_, L_],   # only agent 0 approaches: -4 for it, 0 for the others
+            [R_, L_, L_],   # agents 0 and 1 approach
+            [L_, L_, R_]]   # agents 1 and 2 approach
+    _, r, _ = env.step(np.array(acts))
+    np.testing.assert_array_equal(r, [[-1, -1, -1], [-3, -3, -3], [-4, 0, 0], [-4, -4, 0],
+                                      [0, -4, -4]])
+    np.testing.assert_array_equal(env.approached, [[1, 1, 1], [0, 0, 0], [1, 0, 0], [1, 1, 0],
+                                                   [0, 1, 1]])
+    np.testing.assert_allclose(env.positions, [[11, 19, 13], [9, 21, 11], [11, 21, 11],
+                                               [11, 19, 11], [9, 19, 13]])
+    np.testing.assert_array_equal(env.approach_counts.sum(1), [3, 0, 1, 2, 2])
+    # other payoffs are parameters
+    env = CooperativePredation(n_envs=1, n_agents=2, reward_all=2.0, reward_approacher=-7.0,
+                               reward_other=1.0, reward_none=-0.5)
+    env.set_state([10.0, 20.0], 15.0)
+    assert env.step(np.array([[R_, R_]]))[1].tolist() == [[-7.0, 1.0]]
+    assert env.step(np.array([[R_, L_]]))[1].tolist() == [[2.0, 2.0]]
+    assert env.step(np.array([[L_, R_]]))[1].tolist() == [[-0.5, -0.5]]
+
+
+def test_predation_relative_actions_towards_and_away():
+    env = CooperativePredation(n_envs=3, n_agents=2, relative_actions=True)
+    assert env.action_names == ("towards", "away")
+    env.set_state([[3.5, 25.0], [3.5, 25.0], [15.0, 15.0]], [10.0, 10.0, 15.0])
+    _, r, _ = env.step(np.array([[TW, TW], [TW, AW], [TW, TW]]))
+    np.testing.assert_array_equal(r, [[-1, -1], [-4, 0], [-1, -1]])
+    # "towards" moves right when left of (or on) the prey, left otherwise
+    np.testing.assert_allclose(env.positions, [[4.5, 24.0], [4.5, 26.0], [16.0, 16.0]])
+    _, r, _ = env.step(np.array([[AW, AW], [AW, TW], [TW, AW]]))
+    np.testing.assert_array_equal(r, [[-3, -3], [0, -4], [-4, 0]])
+    np.testing.assert_allclose(env.positions, [[3.5, 25.0], [3.5, 25.0], [15.0, 17.0]])
+
+
+def test_predation_clipping_to_the_world():
+    env = CooperativePredation(n_envs=1, n_agents=4)
+    env.set_state([0.0, 0.4, 29.7, 30.0], 15.0)
+    _, r, _ = env.step(np.array([[L_, L_, R_, R_]]))  # all move away, into the walls
+    np.testing.assert_allclose(env.positions[0], [0.0, 0.0, 30.0, 30.0])
+    np.testing.assert_array_equal(r[0], [-3] * 4)  # a move away blocked by the wall is no approach
+    o = env.step(np.array([[R_, R_, L_, L_]]))[0]
+    np.testing.assert_allclose(env.positions[0], [1.0, 1.0, 29.0, 29.0])
+    np.testing.assert_allclose(o[0, 0], (np.array([1.0, 1.0, 29.0, 29.0]) - 15) / 30, rtol=1e-6)
+
+
+def test_predation_approach_rule_direction_vs_distance():
+    """Only an agent within one step of the prey tells the rules apart: moving towards it overshoots
+    to a larger distance (an approach by direction, not by distance)."""
+    for rule, expect in (("direction", [-1, -1, -1]), ("distance", [0, -4, -4])):
+        env = CooperativePredation(n_envs=1, n_agents=3, approach=rule)
+        env.set_state([14.6, 10.0, 20.0], 15.0)
+        _, r, _ = env.step(np.array([[R_, R_, L_]]))  # 14.6 -> 15.6: distance 0.4 -> 0.6
+        np.testing.assert_array_equal(r[0], expect)
+        # 15.6 -> 14.6 (left), 11 -> 12, 19 -> 18: the distance rule counts 0.6 -> 0.4 an approach
+        _, r, _ = env.step(np.array([[L_, R_, L_]]))
+        np.testing.assert_array_equal(r[0], [-1, -1, -1])
+    # on the prey: "towards" is right by convention; by distance, no move approaches
+    env = CooperativePredation(n_envs=2, n_agents=2, approach="distance")
+    env.set_state([[15.0, 10.0], [15.0, 10.0]], 15.0)
+    _, r, _ = env.step(np.array([[R_, R_], [L_, R_]]))
+    np.testing.assert_array_equal(r, [[0, -4], [0, -4]])
+    env = CooperativePredation(n_envs=2, n_agents=2)
+    env.set_state([[15.0, 10.0], [15.0, 10.0]], 15.0)
+    _, r, _ = env.step(np.array([[R_, R_], [L_, R_]]))
+    np.testing.assert_array_equal(r, [[-1, -1], [0, -4]])
+
+
+def _predation_reference(x, tar, act, W=30.0, relative=False, by_distance=False):
+    towards = np.where(x <= tar[:, None], 1.0, -1.0)
+    d = np.where(act == 0, towards, -towards) if relative else np.where(act == 0, -1.0, 1.0)
+    y = np.clip(x + d, 0.0, W)
+    app = np.abs(y - tar[:, None]) < np.abs(x - tar[:, None]) if by_distance else d == towards
+    k = app.sum(1, keepdims=True)
+    n = x.shape[1]
+    r = np.where(k == n, -1.0, np.where(k == 0, -3.0, np.where(app, -4.0, 0.0)))
+    return y, r
+
+
+@pytest.mark.parametrize("relative,rule", [(False, "direction"), (True, "direction"),
+                                           (False, "distance"), (True, "distance")])
+def test_predation_matches_a_numpy_reference(relative, rule):
+    rng = np.random.default_rng(1)
+    E, n = 3000, 3
+    env = CooperativePredation(n_envs=E, n_agents=n, relative_actions=relative, approach=rule)
+    x = rng.uniform(0, 30, (E, n))
+    x[:, 0] = rng.choice([0.0, 30.0, 0.5], E)  # walls
+    tar = rng.uniform(0, 30, E)
+    x[:, 1] = np.clip(tar + rng.uniform(-1, 1, E), 0, 30)  # close to the prey
+    act = rng.integers(0, 2, (E, n))
+    env.set_state(x, tar)
+    o, r, _ = env.step(act)
+    y, r_ref = _predation_reference(x, tar, act, relative=relative, by_distance=rule == "distance")
+    np.testing.assert_array_equal(env.positions, y)
+    np.testing.assert_array_equal(r, r_ref)
+    assert set(np.unique(r)) == {-1.0, -3.0, -4.0, 0.0}
+    np.testing.assert_allclose(o[:, 0], ((y - tar[:, None]) / 30).astype(np.float32))
+
+
+def test_predation_neighbour_radius():
+    env = CooperativePredation(n_envs=2, n_agents=4)
+    env.set_state([[0.0, 3.0, 3.0001, 6.5], [10.0, 10.0, 30.0, 27.0]], [15.0, 15.0])
+    N = env.neighbours()
+    assert N.shape == (2, 4, 4) and N.dtype == np.bool_
+    # |0 - 3| / 30 = 0.1 <= 0.1: neighbours; 3.0001 is just too far from 0; 6.5 - 3.0001 > 3
+    np.testing.assert_array_equal(N[0], [[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(N[1], [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
+    assert np.all(N == N.transpose(0, 2, 1))
+    np.testing.assert_array_equal(env.neighbours(include_self=True), N | np.eye(4, dtype=bool))
+    # per step: after moving, the relation follows the new positions
+    env.step(np.array([[R_, L_, R_, L_], [L_, L_, L_, L_]]))  # copy 0: 1, 2, 4.0001, 5.5
+    N = env.neighbours()
+    np.testing.assert_array_equal(N[0], [[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]])
+    assert CooperativePredation(n_envs=1, n_agents=2, radius=0.5).radius == 0.5
+
+
+def test_predation_neighbours_from_obs_agree_with_the_state():
+    env = CooperativePredation(n_envs=400, n_agents=8)
+    obs = env.reset(0)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        obs = env.step(rng.integers(0, 2, (400, 8)))[0]
+    N = env.neighbours()
+    M = env.neighbours_from_obs(obs)
+    x = env.positions
+    gap = np.abs(np.abs(x[:, :, None] - x[:, None, :]) / 30 - 0.1)
+    far = gap > 1e-6
+    np.testing.assert_array_equal(M[far], N[far])
+    assert N.any() and (~N).any()
+    assert env.neighbours_from_obs(obs[:5]).shape == (5, 8, 8)
+    env_id = CooperativePredation(n_envs=1, n_agents=3, agent_id=True)
+    o = env_id.set_state([1.0, 2.0, 9.0], 0.0)
+    np.testing.assert_array_equal(env_id.neighbours_from_obs(o), env_id.neighbours())
+    with pytest.raises(ValueError, match="obs"):
+        env.neighbours_from_obs(o)
+
+
+def test_predation_observation_and_episode():
+    env = CooperativePredation(n_envs=2000, n_agents=2)
+    obs = env.reset(4)
+    x, tar = env.positions, env.prey
+    np.testing.assert_allclose(obs[:, 0], ((x - tar[:, None]) / 30).astype(np.float32))
+    np.testing.assert_array_equal(obs[:, 0], obs[:, 1])
+    assert obs.shape == (2000, 2, 2) and np.abs(obs).max() <= 1
+    # uniform starts on [0, 30] (prey and predators independent)
+    for v in (x[:, 0], x[:, 1], tar):
+        assert v.min() >= 0 and v.max() <= 30 and abs(v.mean() - 15) < 4 * 30 / np.sqrt(12 * 2000)
+    assert abs(np.corrcoef(x[:, 0], tar)[0, 1]) < 0.1
+    o = CooperativePredation(n_envs=1, n_agents=3, agent_id=True).reset(0)[0]
+    assert o.shape == (3, 6)
+    np.testing.assert_array_equal(o[:, 3:], np.eye(3))
+    # exactly 30 steps; all towards: -30 each, all away (relative): -90 each
+    for act, ret in ((TW, -30.0), (AW, -90.0)):
+        env = CooperativePredation(n_envs=4, n_agents=2, relative_actions=True)
+        env.reset(0)
+        for k in range(1, 31):
+            _, _, d = env.step(np.full((4, 2), act))
+            assert d.all() == (k == 30) and d.any() == (k == 30)
+        assert env.truncated.all()
+        np.testing.assert_array_equal(env.last_episode_return, ret)
+
+
+@pytest.mark.parametrize("n", [2, 8, 20, 30])
+def test_predation_sizes_and_the_dilemma(n):
+    """Per step, not approaching dominates for every agent, yet all approaching beats all not
+    approaching: an n-player prisoner's dilemma at every size the paper uses."""
+    env = CooperativePredation(n_envs=3, n_agents=n, relative_actions=True)
+    obs = env.reset(1)
+    assert obs.shape == (3, n, n) and env.neighbours().shape == (3, n, n)
+    for others in (TW, AW):
+        base = np.full((3, n), others)
+        _, r_c, _ = env.step(np.where(np.arange(n) == 0, TW, base))
+        _, r_d, _ = env.step(np.where(np.arange(n) == 0, AW, base))
+        assert np.all(r_d[:, 0] > r_c[:, 0])
+    _, r_all, _ = env.step(np.full((3, n), TW))
+    _, r_none, _ = env.step(np.full((3, n), AW))
+    assert np.all(r_all == -1) and np.all(r_none == -3)
+    img = env.render(2)
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.std() > 0
+
+
+def test_predation_set_state_validates():
+    env = CooperativePredation(n_envs=1, n_agents=2)
+    with pytest.raises(ValueError, match="in \\[0, 30"):
+        env.set_state([-1.0, 3.0], 2.0)
+    with pytest.raises(ValueError, match="approach"):
+        CooperativePredation(approach="closer")
+    with pytest.raises(ValueError, match="n_agents"):
+        CooperativePredation(n_agents=1)

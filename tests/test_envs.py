@@ -1,6 +1,6 @@
 """Environment interface and game invariants for sharelib.envs (coin game, prisoner corridor,
 Trust-Your-Brother; the interface part also for Cleanup and Harvest, whose rules are in test_ssd.py,
-and for the AS paper's Exchange and cooperative navigation, whose rules are in test_as_envs.py): shapes, seeding, auto-reset, reward conservation, observation encodings, spawn
+and for the AS paper's Exchange, cooperative navigation and cooperative predation, whose rules are in test_as_envs.py): shapes, seeding, auto-reset, reward conservation, observation encodings, spawn
 statistics, and the game-theoretic structure of the prisoner corridor."""
 
 import itertools
@@ -8,16 +8,17 @@ import itertools
 import numpy as np
 import pytest
 
-from sharelib.envs import (Cleanup, CoinGame, CooperativeNavigation, Exchange, Harvest,
-                           MultiAgentEnv, PrisonerCorridor, TrustYourBrother)
+from sharelib.envs import (Cleanup, CoinGame, CooperativeNavigation, CooperativePredation, Exchange,
+                           Harvest, MultiAgentEnv, PrisonerCorridor, TrustYourBrother)
 from sharelib.envs.base import seed_states
 from sharelib.envs.prisoner_corridor import strategy_payoffs
 
 ENVS = [CoinGame, PrisonerCorridor, TrustYourBrother, Cleanup, Harvest, Exchange,
-        CooperativeNavigation]
+        CooperativeNavigation, CooperativePredation]
 SMALL = {CoinGame: dict(max_steps=30), PrisonerCorridor: {}, TrustYourBrother: {},
          Cleanup: dict(max_steps=40, map="as"), Harvest: dict(max_steps=40, map="as", obs="grid"),
-         Exchange: dict(max_steps=30), CooperativeNavigation: dict(max_steps=30)}
+         Exchange: dict(max_steps=30), CooperativeNavigation: dict(max_steps=30),
+         CooperativePredation: {}}
 
 
 def random_actions(env, rng):

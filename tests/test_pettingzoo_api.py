@@ -8,7 +8,8 @@ pytest.importorskip("pettingzoo")
 
 from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
 
-from sharelib.envs import ENVIRONMENTS, CoinGame, PrisonerCorridor  # noqa: E402
+from sharelib.envs import (ENVIRONMENTS, CoinGame, CooperativeNavigation,  # noqa: E402
+                           CooperativePredation, Exchange, PrisonerCorridor)
 from sharelib.envs.pettingzoo import to_parallel_env  # noqa: E402
 
 SMALL = {"coin_game": dict(max_steps=100), "cleanup": dict(max_steps=100, map="as"),
@@ -23,6 +24,20 @@ def test_parallel_api(name):
 @pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
 def test_parallel_seed(name):
     parallel_seed_test(lambda: to_parallel_env(ENVIRONMENTS[name], **SMALL.get(name, {})), num_cycles=300)
+
+
+VARIANTS = [(Exchange, dict(agent_id=True)),
+            (CooperativeNavigation, dict(agent_id=True, graph="complete")),
+            (CooperativePredation, dict(n_agents=2, relative_actions=True)),
+            (CooperativePredation, dict(n_agents=20, approach="distance", agent_id=True))]
+
+
+@pytest.mark.parametrize("cls,params", VARIANTS)
+def test_parallel_api_and_seed_of_variants(cls, params):
+    """The AS environments' non-default variants (agent index in the observation, the Fig. 7
+    two-agent towards/away predation, 20 predators) pass PettingZoo's tests too."""
+    parallel_api_test(to_parallel_env(cls, **params), num_cycles=100)
+    parallel_seed_test(lambda: to_parallel_env(cls, **params), num_cycles=100)
 
 
 @pytest.mark.parametrize("name", sorted(ENVIRONMENTS))

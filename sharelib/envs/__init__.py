@@ -5,8 +5,8 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 - :class:`PrisonerCorridor`: LToS's prisoner corridor (Sec. 5.1).
 - :class:`CoinGame`: the Coin game of D3C Sec. 3.4.
 - :class:`TrustYourBrother`: D3C's Trust-Your-Brother predator-prey ring (Sec. 3.3).
-- :class:`Exchange`, :class:`CooperativeNavigation`: the AS paper's Exchange and C. Navigation
-  (Sec. 5.1; our readings of the sketched rules).
+- :class:`Exchange`, :class:`CooperativeNavigation`, :class:`CooperativePredation`: the AS paper's
+  Exchange, C. Navigation and C. Predation (Sec. 5.1; our readings of the sketched rules).
 - :class:`Cleanup`, :class:`Harvest`: the sequential social dilemmas (:mod:`sharelib.envs.ssd`), on
   the grid engine of :mod:`sharelib.envs.gridworld`.
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
@@ -17,6 +17,7 @@ from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
 from .coin_game import CoinGame
 from .exchange import Exchange
 from .navigation import CooperativeNavigation
+from .predation import CooperativePredation
 from .prisoner_corridor import PrisonerCorridor
 from .ssd import Cleanup, Harvest
 from .trust_your_brother import TrustYourBrother
@@ -29,8 +30,9 @@ ENVIRONMENTS = {
     "harvest": Harvest,
     "exchange": Exchange,
     "cooperative_navigation": CooperativeNavigation,
+    "cooperative_predation": CooperativePredation,
 }
 
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
-           "ENVIRONMENTS"]
+           "CooperativePredation", "ENVIRONMENTS"]
