@@ -377,10 +377,11 @@ class ResultCache:
         return {"fn": code if code is not None else code_fingerprint(fn), "params": _canonical(params),
                 "run": int(run), "seed": int(seed)}
 
-    def key(self, fn: Callable, params: Mapping[str, Any], run: int, seed: int, code: str | None = None) -> str:
+    @staticmethod
+    def key(fn: Callable, params: Mapping[str, Any], run: int, seed: int, code: str | None = None) -> str:
         """The file name of one point: a hash of :meth:`point` (parameters, run, seed and the code
         fingerprint of ``fn``; pass ``code`` to reuse one fingerprint across a sweep)."""
-        text = json.dumps(self.point(fn, params, run, seed, code), sort_keys=True)
+        text = json.dumps(ResultCache.point(fn, params, run, seed, code), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def path(self, key: str) -> Path:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sharelib.nn.heads import ppo_surrogate
-from sharelib.sharing import anticipation as asg
+from sharelib.sharing.anticipation import loss as asg
 
 
 def _batch(seed=0, B=7, K=2, A=3, spread=1.5):

@@ -7,7 +7,7 @@ import pytest
 from sharelib.envs.toy import MatrixGame
 from sharelib.learners import PPO
 from sharelib.learners.common import EpisodeTracker
-from sharelib.sharing.anticipation_learner import AnticipationSharing
+from sharelib.sharing.anticipation import AnticipationSharing
 
 SMALL = dict(hidden=(8,), lr=1e-2, vf_lr=1e-2, n_steps=1)
 

@@ -2,4 +2,5 @@
 
 - :mod:`sharelib.sharing.ce_dos`: utility sharing with distributed cross-entropy (Belzner et al. 2018).
 - :mod:`sharelib.sharing.d3c`: loss mixing that reduces the price of anarchy (Gemp et al.).
+- :mod:`sharelib.sharing.anticipation`: anticipation sharing (AS, "Learning to Cooperate under Private Rewards").
 """

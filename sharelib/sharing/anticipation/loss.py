@@ -34,7 +34,7 @@ Readings (the text is ambiguous in three places; each choice is a parameter):
 
 :func:`objective` computes the objective, its terms and its gradients with respect to the logits
 of :math:`\pi^{ii}` and of every :math:`\pi^{ij}`; the learner that uses it (Algorithm 1) is
-:class:`sharelib.sharing.anticipation_learner.AnticipationSharing`.
+:class:`sharelib.sharing.anticipation.AnticipationSharing`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import experiments as _ex
+from ... import experiments as _ex
 
 __all__ = ["objective", "ASTerms", "KAPPA_READINGS", "NEIGHBOUR_RATIOS", "softmax"]
 

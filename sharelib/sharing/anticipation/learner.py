@@ -37,17 +37,16 @@ updates alone (no penalties, no :math:`\xi_{N_i}`, as the paper says).
 
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 
-from ..experiments import check_choice, check_float, check_int
-from ..learners import ActorCritic
-from ..learners.actor_critic import _value_step_grad
-from ..learners.common import gae
-from ..nn.mlp import _forward_agents
-from ..nn.optim import Adam, _clip_rows
-from .anticipation import KAPPA_READINGS, NEIGHBOUR_RATIOS, objective, softmax
+from ...experiments import check_choice, check_float, check_int
+from ...learners import ActorCritic
+from ...learners.actor_critic import _value_step_grad
+from ...learners.common import gae
+from ...nn.mlp import _forward_agents
+from ...nn.optim import Adam, _clip_rows
+from .loss import KAPPA_READINGS, NEIGHBOUR_RATIOS, objective, softmax
 
 __all__ = ["AnticipationSharing", "ORDERS", "OLD_POLICIES"]
 

@@ -1,0 +1,75 @@
+"""AS experiments: presets and the seeded runs behind the notebooks in ``notebooks/as/``.
+
+:func:`matrix_game_run` trains AS on a repeated two-player matrix game (default: the prisoner's
+dilemma of :class:`sharelib.envs.toy.MatrixGame`, ``T=5, R=3, P=1, S=0``), where every quantity of
+Eq. 16 can be computed by hand, and records after each learning iteration each agent's policy and
+its anticipation of the other. It is a module-level function of ``(**params, seed)`` so
+:func:`sharelib.experiments.sweep` can run it on any backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import experiments as _ex
+from ...envs.toy import MatrixGame
+from .loss import KAPPA_READINGS, NEIGHBOUR_RATIOS
+from .learner import OLD_POLICIES, ORDERS, AnticipationSharing
+
+__all__ = ["matrix_game_run", "READINGS"]
+
+#: The readings of Eq. 13, Eq. 16 and Algorithm 1 that the method notebook compares.
+READINGS = {
+    "as written (default)": {},
+    "kappa on the first penalty only": dict(kappa="first"),
+    "xi_N over pi^jj_old": dict(neighbour_ratio="policy"),
+    "simultaneous sharing": dict(order="simultaneous"),
+    "old policy = behaviour (PPO epochs)": dict(old_policy="rollout"),
+}
+
+
+def matrix_game_run(rho: float, clip: float = 0.2, iterations: int = 300, n_envs: int = 64, lr: float = 1e-2,
+                    payoff=None, kappa: str = "both", neighbour_ratio: str = "anticipation",
+                    order: str = "sequential", old_policy: str = "iteration", seed: int = 0) -> dict:
+    """Train AS (linear softmax policies, as a matrix game needs no hidden layer) on a matrix game.
+
+    Each learning iteration plays one round in each of ``n_envs`` copies. Returns ``policy``
+    ``(iterations + 1, 2, A)`` (row 0: before training), ``anticipation`` ``(iterations + 1, 2, A)``
+    (``[k, i]``: agent ``i``'s anticipation of the other), ``returns`` ``(iterations, 2)`` (mean
+    reward per round) and the per-iteration diagnostics of :meth:`AnticipationSharing.update`.
+    """
+    rho = _ex.check_float("rho", rho, min=0.0)
+    iterations = _ex.check_int("iterations", iterations, min=1)
+    n_envs = _ex.check_int("n_envs", n_envs, min=1)
+    _ex.check_choice("kappa", kappa, KAPPA_READINGS)
+    _ex.check_choice("neighbour_ratio", neighbour_ratio, NEIGHBOUR_RATIOS)
+    _ex.check_choice("order", order, ORDERS)
+    _ex.check_choice("old_policy", old_policy, OLD_POLICIES)
+    seed = _ex.check_int("seed", seed, min=0)
+    env = MatrixGame(n_envs=n_envs, payoff=payoff)
+    learner = AnticipationSharing.for_env(env, rho=rho, clip=clip, n_steps=1, lr=lr, vf_lr=lr, hidden=(),
+                                          kappa=kappa, neighbour_ratio=neighbour_ratio, order=order,
+                                          old_policy=old_policy, seed=seed)
+    one = np.ones((1, 2, 1))
+
+    def snapshot():
+        own, antic = learner.shared_distributions(one)
+        return own[:, 0], np.stack([antic[0, 1, 0], antic[1, 0, 0]])
+
+    policy, anticipation = [np.empty((iterations + 1, 2, env.n_actions)) for _ in range(2)]
+    policy[0], anticipation[0] = snapshot()
+
+    def record(lrn, k, result):
+        policy[k + 1], anticipation[k + 1] = snapshot()
+
+    result = learner.train(env, iterations * n_envs, seed=seed, callback=record)
+    stats = {k: np.asarray(v) for k, v in result.stats.items()}
+    return dict(policy=policy, anticipation=anticipation, returns=result.returns, stats=stats)
+
+
+# The matrix game is ours (the paper has none): "paper" only means more seeds and weights here.
+_ex.register_presets(
+    "as.method",
+    quick=dict(rhos=[0.0, 1.0, 10.0], runs=3, iterations=200, clip=0.2, lr=1e-2, n_envs=64, seed=0),
+    paper=dict(rhos=[0.0, 0.1, 1.0, 10.0, 100.0], runs=10, iterations=500, clip=0.2, lr=1e-2, n_envs=64, seed=0),
+)
