@@ -51,3 +51,15 @@ def test_joint_actions_round_trip():
         make_baseline("centralised", MatrixGame())
     with pytest.raises(ValueError, match="method must be one of"):
         make_baseline("magic", MatrixGame())
+
+
+@pytest.mark.parametrize("env", ["cooperative_predation", "cooperative_navigation", "exchange", "cleanup", "harvest"])
+def test_every_method_trains_on_every_environment(env):
+    from sharelib.sharing.anticipation.experiments import env_run
+
+    small = (16,) if env in ("cleanup", "harvest") else (8,)
+    for method in ("as", "vs", "vps", "ps", "ippo"):
+        out = env_run(env, method, 2, n_envs=2, hidden=small, seed=1)
+        assert out["total"].shape == (2,) and np.isfinite(out["total"]).all(), method
+        assert out["episodes"].tolist() == [2, 4]
+    assert "anticipation_mse" in env_run(env, "as", 1, n_envs=1, hidden=small)

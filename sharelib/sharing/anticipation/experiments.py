@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ... import experiments as _ex
+from ...envs import ENVIRONMENTS
 from ...envs.toy import MatrixGame
+from .baselines import METHODS, JointActionEnv, make_baseline
 from .loss import KAPPA_READINGS, NEIGHBOUR_RATIOS
 from .learner import OLD_POLICIES, ORDERS, AnticipationSharing
 
-__all__ = ["matrix_game_run", "READINGS"]
+__all__ = ["matrix_game_run", "env_run", "ENV_SETTINGS", "READINGS", "PROTOCOLS"]
 
 #: The readings of Eq. 13, Eq. 16 and Algorithm 1 that the method notebook compares.
 READINGS = {
@@ -65,6 +67,67 @@ def matrix_game_run(rho: float, clip: float = 0.2, iterations: int = 300, n_envs
     result = learner.train(env, iterations * n_envs, seed=seed, callback=record)
     stats = {k: np.asarray(v) for k, v in result.stats.items()}
     return dict(policy=policy, anticipation=anticipation, returns=result.returns, stats=stats)
+
+
+#: Per environment, the paper's Table 2 (network sizes, actor learning rate, rho) and our
+#: environment arguments (Cleanup and Harvest on our maps of the paper's sizes, 100-step episodes,
+#: grid observations, no fire beam: the AS paper's descriptions mention eating and cleaning only).
+ENV_SETTINGS = {
+    "cleanup": dict(env=dict(map="as", obs="grid", fire=False), hidden=(1024, 256), lr=5e-5, rho=1e3),
+    "harvest": dict(env=dict(map="as", obs="grid", fire=False), hidden=(1024, 256), lr=5e-5, rho=0.1),
+    "cooperative_predation": dict(env=dict(), hidden=(128, 64), lr=1e-4, rho=0.1),
+    "cooperative_navigation": dict(env=dict(), hidden=(128, 64), lr=5e-5, rho=1e4),
+    "exchange": dict(env=dict(), hidden=(128, 64), lr=5e-5, rho=1e4),
+}
+#: The communication protocols of the scalability study (Sec. 5.3).
+PROTOCOLS = {"full": {}, "one partner": dict(partners=1), "half rate": dict(communicate_every=2)}
+
+
+def _graph(env):
+    if hasattr(env, "neighbours_from_obs"):  # Cooperative Predation: within normalised distance 0.1
+        return env.neighbours_from_obs
+    return getattr(env, "adjacency", None)  # None: everyone (Cleanup, Harvest)
+
+
+def env_run(env: str, method: str, iterations: int, n_envs: int = 8, n_agents: int | None = None,
+            rho: float | None = None, protocol: str = "full", hidden=None, lr: float | None = None,
+            seed: int = 0) -> dict:
+    """Train ``method`` (``"as"`` or a baseline of :mod:`.baselines`) on ``env`` for ``iterations``
+    learning iterations of one episode per copy; the paper's settings unless overridden.
+
+    Returns ``episodes`` ``(iterations,)`` (episodes finished so far, all copies), ``total``
+    ``(iterations,)`` (collective return of the episodes finished in each iteration: the sum over
+    agents of their mean returns), ``returns`` ``(iterations, n)`` and, for AS, the diagnostics of
+    Fig. 7 (``anticipation_mse``, ``anticipation_p0``, ``policy_p0``).
+    """
+    _ex.check_choice("env", env, tuple(ENV_SETTINGS))
+    _ex.check_choice("method", method, ("as", *METHODS))
+    _ex.check_choice("protocol", protocol, tuple(PROTOCOLS))
+    iterations = _ex.check_int("iterations", iterations, min=1)
+    n_envs = _ex.check_int("n_envs", n_envs, min=1)
+    seed = _ex.check_int("seed", seed, min=0)
+    cfg = ENV_SETTINGS[env]
+    env_kw = dict(cfg["env"])
+    if n_agents is not None:
+        env_kw["n_agents"] = _ex.check_int("n_agents", n_agents, min=2)
+    game = ENVIRONMENTS[env](n_envs=n_envs, **env_kw)
+    hidden = cfg["hidden"] if hidden is None else tuple(hidden)
+    lr = cfg["lr"] if lr is None else _ex.check_float("lr", lr, min=0.0, min_inclusive=False)
+    T = game.max_steps
+    if method == "as":
+        rho = cfg["rho"] if rho is None else _ex.check_float("rho", rho, min=0.0)
+        learner = AnticipationSharing.for_env(game, rho=rho, graph=_graph(game), hidden=hidden, lr=lr, n_steps=T,
+                                              seed=seed, **PROTOCOLS[protocol])
+        target = game
+    else:
+        target = JointActionEnv(game) if method == "centralised" else game
+        learner = make_baseline(method, target, graph=_graph(game), hidden=hidden, lr=lr, n_steps=T, seed=seed)
+    result = learner.train(target, iterations * T * n_envs, seed=seed)
+    out = dict(episodes=np.cumsum(result.episodes), returns=result.returns, total=result.returns.sum(axis=1))
+    for key in ("anticipation_mse", "anticipation_p0", "policy_p0"):
+        if key in result.stats:
+            out[key] = np.asarray(result.stats[key])
+    return out
 
 
 # The matrix game is ours (the paper has none): "paper" only means more seeds and weights here.
