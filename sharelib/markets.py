@@ -18,6 +18,12 @@ public code (``dos/market.py``, ``dos/market_simple.py``) does the same; it divi
 
 Rewards are evaluated for a batch of joint actions at once by jitted kernels:
 ``rewards(market, actions)`` with ``actions`` of shape ``(..., n)``.
+
+Zero production: in the simple market a single agent producing ``a_i = 0`` gets reward 0, but
+when *nobody* produces, ``sum_j a_j = 0`` and Eq. 3 reads ``0 / 0``: along ``a = t v``,
+``r_i = t**(1 - xi) v_i / (sum_j v_j)**xi`` diverges as ``t -> 0`` for ``xi > 1``, so no value is
+the right one (the paper never meets the case: actions lie in ``[0.1, 4]``). :func:`rewards`
+raises a ``ValueError`` naming ``actions`` and the offending row rather than returning a number.
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ class Market:
         Per-agent production steepness and offset (Eq. 4); empty for the simple market.
     c_price, o_price : float
         Steepness and offset of the price function (Eq. 5); ``nan`` for the simple market.
+
+    The constructor checks every field (``kind`` one of :data:`MARKETS`, ``n_agents >= 1``, a
+    finite ``xi > 0`` for the simple market, ``c`` and ``o`` of length ``n_agents`` and finite
+    prices for the logistic one) and stores ``c`` and ``o`` as read-only float64 copies;
+    :func:`simple_market`, :func:`logistic_market` and :func:`sample_market` build instances.
     """
 
     kind: str
@@ -72,6 +83,33 @@ class Market:
     o: np.ndarray = field(default_factory=lambda: np.zeros(0))
     c_price: float = float("nan")
     o_price: float = float("nan")
+
+    def __post_init__(self):
+        kind = experiments.check_choice("kind", self.kind, MARKETS)
+        n = experiments.check_int("n_agents", self.n_agents, min=1)
+        set_ = object.__setattr__  # frozen: store the checked values
+        set_(self, "n_agents", n)
+        c = np.array(self.c, dtype=np.float64).reshape(-1) if np.ndim(self.c) else np.array([self.c], np.float64)
+        o = np.array(self.o, dtype=np.float64).reshape(-1) if np.ndim(self.o) else np.array([self.o], np.float64)
+        if kind == "simple":
+            set_(self, "xi", experiments.check_float("xi", self.xi, min=0.0, min_inclusive=False))
+            if c.size or o.size or not (np.isnan(self.c_price) and np.isnan(self.o_price)):
+                raise ValueError("c, o, c_price and o_price apply to the logistic market only; "
+                                 "leave them unset for kind='simple'")
+        else:
+            if not np.isnan(self.xi):
+                raise ValueError(f"xi applies to the simple market only; got xi={self.xi!r} for kind='logistic'")
+            if np.ndim(self.c) != 1 or np.ndim(self.o) != 1 or c.size != n or o.size != n:
+                raise ValueError(f"c and o must be 1-d arrays of length n_agents={n}; "
+                                 f"got shapes {np.shape(self.c)} and {np.shape(self.o)}")
+            if not (np.all(np.isfinite(c)) and np.all(np.isfinite(o))):
+                raise ValueError("c and o must be finite")
+            set_(self, "c_price", experiments.check_float("c_price", self.c_price))
+            set_(self, "o_price", experiments.check_float("o_price", self.o_price))
+        c.setflags(write=False)
+        o.setflags(write=False)
+        set_(self, "c", c)
+        set_(self, "o", o)
 
     @property
     def code(self) -> int:
@@ -130,6 +168,9 @@ def sample_market(kind: str, n_agents: int, rng) -> Market:
     """
     kind = experiments.check_choice("market", kind, MARKETS)
     n_agents = experiments.check_int("n_agents", n_agents, min=1)
+    if not (rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence,
+                                            list, tuple, np.ndarray))):
+        rng = experiments.check_int("rng", rng, min=0)  # a seed
     rng = np.random.default_rng(rng)
     if kind == "simple":
         return simple_market(n_agents, rng.uniform(2.0, 4.0))
@@ -173,9 +214,21 @@ def _market_rewards_row(code, xi, c, o, cp, op, a, out):
 
 @numba.njit(cache=True)
 def _market_rewards_batch(code, xi, c, o, cp, op, actions, out):
-    """Rewards for a batch ``actions`` of shape (k, n) into ``out`` (k, n)."""
+    """Rewards for a batch ``actions`` of shape (k, n) into ``out`` (k, n).
+
+    Returns -1, or the first row whose simple-market denominator ``|sum_j a_j| ** xi`` is zero
+    (computed exactly as :func:`_market_rewards_row` does; ``out`` is then not filled).
+    """
+    if code == 0:
+        for k in range(actions.shape[0]):
+            s = 0.0
+            for i in range(actions.shape[1]):
+                s += actions[k, i]
+            if np.abs(s) ** xi == 0.0:
+                return k
     for k in range(actions.shape[0]):
         _market_rewards_row(code, xi, c, o, cp, op, actions[k], out[k])
+    return -1
 
 
 def rewards(market: Market, actions) -> np.ndarray:
@@ -191,6 +244,12 @@ def rewards(market: Market, actions) -> np.ndarray:
     -------
     ndarray of shape (..., n_agents)
 
+    Raises
+    ------
+    ValueError
+        In the simple market, for a joint action with ``sum_j a_j = 0`` (Eq. 3 is ``0 / 0`` there;
+        see the module docstring).
+
     Examples
     --------
     >>> m = simple_market(2, 2.0)
@@ -202,7 +261,14 @@ def rewards(market: Market, actions) -> np.ndarray:
         raise ValueError(f"actions must have last dimension n_agents={market.n_agents}; got shape {a.shape}")
     flat = np.ascontiguousarray(a.reshape(-1, market.n_agents))
     out = np.empty_like(flat)
-    _market_rewards_batch(*market.kernel_args(), flat, out)
+    bad = _market_rewards_batch(*market.kernel_args(), flat, out)
+    if bad >= 0:
+        where = np.unravel_index(bad, a.shape[:-1]) if a.ndim > 1 else ()
+        raise ValueError(
+            f"actions must have a nonzero total production in the simple market: r_i = a_i / |sum_j a_j| ** xi "
+            f"is undefined when sum_j a_j = 0 (|sum_j a_j| ** xi is 0 in row {bad}"
+            f"{', index ' + str(tuple(int(i) for i in where)) if a.ndim > 2 else ''}: {flat[bad].tolist()}); "
+            f"the paper's actions lie in [{ACTION_MIN}, {ACTION_MAX}]")
     return out.reshape(a.shape)
 
 

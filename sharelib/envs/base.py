@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..experiments import check_int
+
 __all__ = [
     "MultiAgentEnv",
     "DiscreteSpec",
@@ -218,10 +220,11 @@ class MultiAgentEnv:
 
     # -- API ---------------------------------------------------------------------------------------
     def reset(self, seed: int = 0) -> np.ndarray:
-        """Start a new episode in every copy; return obs float32 ``(E, n, obs_dim)``."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
-        self._rng = seed_states(int(seed), self.n_envs)
+        """Start a new episode in every copy; return obs float32 ``(E, n, obs_dim)``.
+
+        ``seed``: any integer >= 0 (``numpy.random.SeedSequence`` takes integers of any size).
+        """
+        self._rng = seed_states(check_int("seed", seed, min=0), self.n_envs)
         self._t[:] = 0
         self.episode_return[:] = 0.0
         self.last_episode_return[:] = np.nan
@@ -234,7 +237,7 @@ class MultiAgentEnv:
         """Advance every copy by one step; see the module docstring for shapes and auto-reset."""
         if not self._has_reset:
             raise RuntimeError("call reset(seed) before step()")
-        a = np.asarray(actions)
+        given = a = np.asarray(actions)
         if a.shape != (self.n_envs, self.n_agents):
             raise ValueError(
                 f"actions must have shape (n_envs, n_agents) = {(self.n_envs, self.n_agents)}; "
@@ -246,9 +249,10 @@ class MultiAgentEnv:
             a = np.ascontiguousarray(a, dtype=np.int64)
         bad = _check_actions(a, self.n_actions)
         if bad >= 0:
+            # the value as given: a uint64 action >= 2**63 wraps to a negative int64 above
+            where = tuple(int(i) for i in np.unravel_index(bad, a.shape))
             raise ValueError(
-                f"actions must be in [0, {self.n_actions - 1}]; got {a.ravel()[bad]} at "
-                f"{np.unravel_index(bad, a.shape)}"
+                f"actions must be in [0, {self.n_actions - 1}]; got {given[where].item()} at {where}"
             )
         self._step_kernel(a)
         return self._obs.copy(), self._rew.copy(), self._done.copy()

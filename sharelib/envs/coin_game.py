@@ -41,6 +41,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..experiments import check_int
 from .base import MultiAgentEnv, end_step, rng_integer, rng_uniform
 from . import render as _r
 
@@ -320,6 +321,7 @@ class CoinGame(MultiAgentEnv):
         return out
 
     def reset(self, seed: int = 0) -> np.ndarray:
+        seed = check_int("seed", seed, min=0)  # before any state changes
         self.coin_counts[:] = 0
         return super().reset(seed)
 

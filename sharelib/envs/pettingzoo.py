@@ -24,6 +24,8 @@ import functools
 
 import numpy as np
 
+from ..experiments import check_int
+
 __all__ = ["to_parallel_env"]
 
 
@@ -76,8 +78,8 @@ def to_parallel_env(env_cls, render_mode: str | None = None, **params):
 
         def reset(self, seed=None, options=None):
             if seed is not None:
-                self._seed_rng = np.random.default_rng(seed)
-                s = int(seed)
+                s = check_int("seed", seed, min=0)
+                self._seed_rng = np.random.default_rng(s)
             else:
                 if self._seed_rng is None:
                     self._seed_rng = np.random.default_rng()

@@ -91,6 +91,7 @@ import numpy as np
 
 from . import gridworld as gw
 from . import render as _r
+from ..experiments import check_int
 from .base import MultiAgentEnv, end_step, rng_integer, rng_uniform
 
 __all__ = ["Cleanup", "Harvest", "CLEANUP_MAPS", "HARVEST_MAPS", "CLEANUP_ACTIONS", "HARVEST_ACTIONS"]
@@ -519,6 +520,7 @@ class _SSD(MultiAgentEnv):
 
     # -- kernels -----------------------------------------------------------------------------------
     def reset(self, seed: int = 0) -> np.ndarray:
+        seed = check_int("seed", seed, min=0)  # before any state changes
         self._A[:, :, _CLEANED] = 0
         return super().reset(seed)
 

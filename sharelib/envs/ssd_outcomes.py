@@ -58,16 +58,19 @@ def play(game: str, population: str, *, n_agents: int = 5, n_envs: int = 4, map=
          frames: int = 0, frame_every: int = 1, **env_params) -> Episode:
     """Play one episode (``steps``, default the environment's episode length) of ``n_envs`` copies
     with a scripted population; keep ``frames`` RGB frames of copy 0, one every ``frame_every``
-    steps."""
+    steps. ``seed`` (any integer >= 0) seeds both the environment and the scripted agents."""
     game = experiments.check_choice("game", game, tuple(GAMES))
-    roles = roles_for(game, population, experiments.check_int("n_agents", n_agents, min=1))
+    seed = experiments.check_int("seed", seed, min=0)
+    n_agents = experiments.check_int("n_agents", n_agents, min=1)
+    frames = experiments.check_int("frames", frames, min=0)
+    frame_every = experiments.check_int("frame_every", frame_every, min=1)
+    roles = roles_for(game, population, n_agents)
     default_T = GAMES[game](n_agents=n_agents, map=map, variant=variant, **env_params).max_steps
     T = default_T if steps is None else experiments.check_int("steps", steps, min=1)
     # one step more than recorded, so that no copy resets inside the record (the rules do not
     # depend on the time limit)
     env = GAMES[game](n_envs=n_envs, n_agents=n_agents, map=map, variant=variant, obs="grid",
                       **{**env_params, "max_steps": T + 1})
-    experiments.check_int("frames", frames, min=0)
     agents = ScriptedAgents(env, roles, seed=seed)
     env.reset(seed)
     E, n = env.n_envs, env.n_agents

@@ -199,7 +199,7 @@ class BraessNetwork:
     n_drivers: int = 4
 
     def __post_init__(self):
-        _ex.check_int("n_drivers", self.n_drivers, min=1, max=8)
+        object.__setattr__(self, "n_drivers", _ex.check_int("n_drivers", self.n_drivers, min=1, max=8))
         for name in ("slope", "intercept"):
             v = np.asarray(getattr(self, name), dtype=np.float64)
             if v.shape != (5,):
@@ -322,6 +322,9 @@ def random_braess_networks(n_networks: int, rng=None, *, n_drivers: int = 4, max
     acceptance : fraction of draws that were kept.
     """
     n_networks = _ex.check_int("n_networks", n_networks, min=1)
+    if not (rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence,
+                                            list, tuple, np.ndarray))):
+        rng = _ex.check_int("rng", rng, min=0)  # a seed
     rng = np.random.default_rng(rng)
     out, tries = [], 0
     while len(out) < n_networks:

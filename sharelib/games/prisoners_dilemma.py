@@ -78,8 +78,9 @@ class PrisonersDilemma:
     c: float = 1.0
 
     def __post_init__(self):
-        _ex.check_int("n_players", self.n_players, min=2)
-        _ex.check_float("c", self.c, min=0.0, min_inclusive=False)
+        # frozen: store the checked values (a Python int and float, whatever the caller passed)
+        object.__setattr__(self, "n_players", _ex.check_int("n_players", self.n_players, min=2))
+        object.__setattr__(self, "c", _ex.check_float("c", self.c, min=0.0, min_inclusive=False))
 
     @property
     def shape(self):

@@ -29,6 +29,8 @@ import math
 import numba
 import numpy as np
 
+from ..experiments import check_int
+
 ACTIVATIONS = {"relu": 0, "tanh": 1, "linear": 2}
 DTYPES = ("float64", "float32")
 
@@ -344,12 +346,12 @@ class MLP:
     def init(self, seed=0, n=None, scheme="orthogonal", out_gain=1.0):
         """Seeded initial parameters: shape ``(n_params,)`` or ``(n, n_params)``.
 
-        ``seed`` is an int or a ``numpy.random.Generator``; see the module
+        ``seed`` is an int >= 0 or a ``numpy.random.Generator``; see the module
         docstring for the schemes.
         """
         if scheme not in ("orthogonal", "glorot"):
             raise ValueError(f"scheme must be 'orthogonal' or 'glorot'; got {scheme!r}")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_int("seed", seed, min=0))
         m = 1 if n is None else int(n)
         if m < 1:
             raise ValueError(f"n must be an integer >= 1; got {n}")
