@@ -37,7 +37,7 @@ import numpy as np
 
 from . import experiments as _ex
 
-__all__ = ["parameters", "finite", "injected_names", "Int", "Float", "Choice", "Bool", "Text", "Ints", "Floats"]
+__all__ = ["parameters", "finite", "injected_names", "Int", "Float", "Choice", "Bool", "Text", "Ints", "Floats", "ListOf"]
 
 #: A bound: a number, the name of a parameter checked earlier, or a function of the resolved values.
 Bound = Union[float, int, str, Callable[[dict], float], None]
@@ -142,6 +142,18 @@ class Floats:
         return [_ex.check_float(f"{name}[{i}]", v, min=lo, max=hi) for i, v in enumerate(value)]
 
 
+@dataclass(frozen=True)
+class ListOf:
+    """A non-empty list whose every item obeys ``rule`` (e.g. ``ListOf(Choice(names))``)."""
+
+    rule: Any
+
+    def check(self, name: str, value: Any, resolved: Mapping[str, Any]) -> Any:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) == 0:
+            raise ValueError(f"{name} must be a non-empty list; got {value!r}")
+        return [self.rule.check(f"{name}[{i}]", v, resolved) for i, v in enumerate(value)]
+
+
 def injected_names(namespace: Mapping[str, Any]) -> set[str]:
     """Names papermill assigned in this kernel: the targets of its injected ``# Parameters`` cells.
 
@@ -176,7 +188,7 @@ def parameters(namespace: Mapping[str, Any], experiment: str | None = None, **sp
         are taken as they are.
     **spec
         One rule (:class:`Int`, :class:`Float`, :class:`Choice`, :class:`Bool`, :class:`Text`,
-        :class:`Ints`, :class:`Floats`) per parameter of the parameters cell except ``preset``, in the order they
+        :class:`Ints`, :class:`Floats`, :class:`ListOf`) per parameter of the parameters cell except ``preset``, in the order they
         are checked (a bound naming another parameter must come after it).
 
     Raises

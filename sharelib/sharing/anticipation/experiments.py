@@ -136,3 +136,13 @@ _ex.register_presets(
     quick=dict(rhos=[0.0, 1.0, 10.0], runs=3, iterations=200, clip=0.2, lr=1e-2, n_envs=64, seed=0),
     paper=dict(rhos=[0.0, 0.1, 1.0, 10.0, 100.0], runs=10, iterations=500, clip=0.2, lr=1e-2, n_envs=64, seed=0),
 )
+
+# Fig. 2. The paper's training lengths are not in our copy (its figures' axes are missing): "paper"
+# runs 2000 episodes per seed, 5 seeds, the Table 2 networks; "quick" is a smoke-scale run.
+_ex.register_presets(
+    "as.main",
+    quick=dict(envs=["cooperative_predation", "exchange", "cooperative_navigation"], methods=["as", "vps", "vs", "ps"],
+               iterations=15, runs=2, n_envs=4, hidden=[32], seed=0),
+    paper=dict(envs=list(ENV_SETTINGS), methods=["as", "vps", "vs", "ps"], iterations=250, runs=5, n_envs=8,
+               hidden=None, seed=0),
+)
