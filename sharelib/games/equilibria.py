@@ -6,9 +6,12 @@ players' losses and ``G[k, j] = d f_k / d x_j`` (players' strategies are the row
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import experiments as _ex
+from ..diagnostics import warn_if_nonfinite
 
 __all__ = ["gradient_play", "price_of_anarchy", "ratio_to_optimal", "best_response_gap", "social_optimum"]
 
@@ -31,6 +34,8 @@ def gradient_play(game, x0, *, lr: float = 0.01, steps: int = 1000, A=None):
     Player ``i`` steps ``x_i <- x_i - lr * d f^A_i / d x_i`` with ``f^A = A^T f`` (Sec. 2.1);
     ``A=None`` is the identity (plain gradient descent, which converges to a Nash equilibrium
     in the games of this package). Returns the final strategies and the (steps+1, n) loss history.
+    If the losses become non-finite (``lr`` too large), a :class:`sharelib.diagnostics.NonFiniteWarning`
+    names the first step where they did.
     """
     lr = _ex.check_float("lr", lr, min=0.0, min_inclusive=False)
     steps = _ex.check_int("steps", steps, min=0)
@@ -45,6 +50,7 @@ def gradient_play(game, x0, *, lr: float = 0.01, steps: int = 1000, A=None):
             break
         M = np.einsum("lj,ljd->jd", A, G)  # d f^A_j / d x_j
         x = x - lr * M
+    warn_if_nonfinite("gradient_play: loss", hist, hint=f"lr={lr} is too large for this game")
     return x, hist
 
 
@@ -62,6 +68,7 @@ def best_response_gap(game, x, *, lr: float = 0.01, steps: int = 2000) -> float:
             _, G = game.losses_and_grads(y)
             y[i] -= lr * G[i, i]
         gap = max(gap, f0[i] - game.losses_and_grads(y)[0][i])
+    warn_if_nonfinite("best_response_gap: gap", gap, hint=f"lr={lr} is too large for this game")
     return gap
 
 
@@ -70,17 +77,24 @@ def social_optimum(game, x0, *, lr: float = 0.01, steps: int = 5000, tol: float 
     in general; the global one for convex games such as the prisoner's dilemma of Eq. 12).
 
     For Braess networks use the exact enumeration :meth:`BraessNetwork.optimum` instead.
-    Returns ``(x, total)``.
+    Returns ``(x, total)``; a :class:`sharelib.diagnostics.NonFiniteWarning` says so if the total
+    loss became non-finite (``lr`` too large), with the first such step.
     """
     lr = _ex.check_float("lr", lr, min=0.0, min_inclusive=False)
     steps = _ex.check_int("steps", steps, min=1)
     x = np.array(x0, dtype=np.float64)
     prev = np.inf
-    for _ in range(steps):
+    first_bad = None
+    for t in range(steps):
         f, G = game.losses_and_grads(x)
         total = float(f.sum())
+        if first_bad is None and not math.isfinite(total):
+            first_bad = t
         if abs(prev - total) <= tol * max(1.0, abs(total)):
             break
         prev = total
         x = x - lr * G.sum(axis=0)  # d(sum_k f_k)/d x_j = sum_k G_kj
-    return x, float(game.losses(x).sum())
+    total = float(game.losses(x).sum())
+    warn_if_nonfinite("social_optimum: total loss", total, steps if first_bad is None else first_bad,
+                      hint=f"lr={lr} is too large for this game")
+    return x, total

@@ -47,7 +47,7 @@ from ..experiments import check_float, check_int
 from ..nn.heads import _inverse_cdf, _log_softmax_row, _ppo_term, value_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
-from .common import EpisodeTracker, TrainResult, check_network, gae
+from .common import EpisodeTracker, TrainResult, check_network, gae, warn_nonfinite_training
 from .hooks import HookContext, Hooks, LossBatch, Rollout
 
 __all__ = ["ActorCritic", "REINFORCE", "A2C", "PPO"]
@@ -232,8 +232,10 @@ class ActorCritic:
     ----------
     obs_dim, n_actions, n_agents : int
         Sizes (take them from an environment with :meth:`for_env`).
-    hidden : tuple of int
-        Hidden layer widths of both policy and value MLPs (``()`` = linear / tabular).
+    hidden : sequence of int
+        Hidden layer widths of both policy and value MLPs (``()`` = linear / tabular). A bare
+        int is refused (``hidden=64`` could mean one layer or the default depth at width 64):
+        write ``(64,)`` or ``(64, 64)``.
     activation : {"tanh", "relu"}
     lr, vf_lr : float
         Adam step sizes of the policy and of the value network (``vf_lr=None``: same as ``lr``).
@@ -242,7 +244,9 @@ class ActorCritic:
     n_steps : int
         Rollout length per iteration (per copy).
     n_epochs, n_minibatches : int
-        Passes over the rollout and minibatches per pass.
+        Passes over the rollout and minibatches per pass. Each network's rollout holds
+        ``n_steps * n_envs`` samples (``* n_agents`` with ``share_params``); :meth:`train` refuses
+        an ``n_minibatches`` larger than that (the minibatches would be empty).
     clip : float or None
         PPO ratio clip epsilon (``None``: plain policy gradient).
     ent_coef, vf_coef, max_grad_norm : float
@@ -260,7 +264,7 @@ class ActorCritic:
         (default float64).  ``"float32"`` is about twice as fast on large minibatches (the
         precision PyTorch uses by default); returns, advantages and losses stay float64.
     seed : int
-        Seeds initialisation; :meth:`train` takes its own seed for sampling.
+        Seeds initialisation (any integer >= 0); :meth:`train` takes its own seed for sampling.
     """
 
     algo = "actor-critic"
@@ -288,7 +292,7 @@ class ActorCritic:
         self.hooks = Hooks() if hooks is None else hooks
         if not isinstance(self.hooks, Hooks):
             raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
-        self.seed = int(seed)
+        self.seed = check_int("seed", seed, min=0)
 
         self.policy_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation, dtype)
         self.value_net = MLP((self.obs_dim, *self.hidden, 1), activation, dtype)
@@ -486,10 +490,14 @@ class ActorCritic:
 
         ``callback(learner, iteration, result_so_far)`` is called after every iteration (for
         notebooks' live plots).  Returns a :class:`TrainResult` (returns are the environment's
-        rewards, before hooks).
+        rewards, before hooks).  ``seed``: any integer >= 0.  If the losses, returns or
+        parameters become non-finite, a :class:`sharelib.diagnostics.NonFiniteWarning` names the
+        first environment step where they did.
         """
+        seed = check_int("seed", seed, min=0)
         self._check_env(env)
         total_steps = check_int("total_steps", total_steps, min=1)
+        self._check_batch(env.n_envs)
         ss = np.random.SeedSequence(seed)
         rng = np.random.default_rng(ss)
         obs = env.reset(int(ss.generate_state(1)[0] % (2**31)))
@@ -511,7 +519,21 @@ class ActorCritic:
             rets[k], eps[k] = tracker.pop()
             if callback is not None:
                 callback(self, k, TrainResult(steps[:k + 1], rets[:k + 1], eps[:k + 1]))
-        return TrainResult(steps, rets, eps, st)
+        res = TrainResult(steps, rets, eps, st)
+        warn_nonfinite_training(self, res, params=(("policy parameters", self.policy_params),
+                                                   ("value parameters", self.value_params)))
+        return res
+
+    def _check_batch(self, n_envs):
+        """``n_minibatches`` must not exceed the samples one network sees in a rollout."""
+        per_net = self.n_steps * n_envs * (self.n_agents if self.share_params else 1)
+        if self.n_minibatches > per_net:
+            formula = ("n_steps * n_envs * n_agents = "
+                       f"{self.n_steps} * {n_envs} * {self.n_agents}" if self.share_params
+                       else f"n_steps * n_envs = {self.n_steps} * {n_envs}")
+            raise ValueError(
+                f"n_minibatches={self.n_minibatches} must be <= the samples per network of a rollout, "
+                f"{formula} = {per_net}; lower n_minibatches or raise n_steps (or n_envs)")
 
     def evaluate(self, env, n_episodes=10, seed=0, greedy=True):
         """Mean environment return per agent over ``n_episodes`` episodes (summed over copies)."""
@@ -526,8 +548,9 @@ class ActorCritic:
 
 def evaluate(learner, env, n_episodes=10, seed=0, greedy=True, max_steps=None):
     """Run ``learner.act`` until ``n_episodes`` episodes (over all copies) end; mean return per agent."""
+    seed = check_int("seed", seed, min=0)
     rng = np.random.default_rng(seed)
-    obs = env.reset(int(seed))
+    obs = env.reset(seed)
     tr = EpisodeTracker(env.n_envs, env.n_agents)
     total = np.zeros(env.n_agents)
     count = 0

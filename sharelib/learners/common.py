@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
+from ..diagnostics import first_nonfinite, warn_if_nonfinite
 from ..experiments import check_choice, check_int
 
-__all__ = ["TrainResult", "EpisodeTracker", "gae"]
+__all__ = ["TrainResult", "EpisodeTracker", "gae", "check_hidden", "check_network"]
 
 
 @dataclass
@@ -86,12 +88,51 @@ def gae(rewards, values, dones, gamma, lam):
     return adv, ret
 
 
+def check_hidden(name, hidden) -> tuple:
+    """``hidden`` as a tuple of layer widths (each an integer >= 1; ``()`` = no hidden layer).
+
+    A bare number is refused rather than read as one layer: ``hidden=64`` could as well mean
+    "width 64" at the default depth of two layers, so the caller says ``(64,)`` or ``(64, 64)``.
+    """
+    if isinstance(hidden, (numbers.Number, str, bytes, dict)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of layer widths, e.g. (64, 64), (64,) for one layer "
+                         f"or () for none; got {hidden!r} ({type(hidden).__name__})")
+    return tuple(check_int("hidden width", h, min=1) for h in hidden)
+
+
 def check_network(obs_dim, n_actions, n_agents, hidden, activation):
     """Validate the sizes every learner's networks share; returns them normalised.
 
-    ``(obs_dim, n_actions, n_agents, hidden, activation)`` with ``n_actions >= 2``, positive sizes
-    and hidden widths, and ``activation`` in ``("tanh", "relu")``.
+    ``(obs_dim, n_actions, n_agents, hidden, activation)`` with ``n_actions >= 2``, positive sizes,
+    ``hidden`` a sequence of positive widths (see :func:`check_hidden`) and ``activation`` in
+    ``("tanh", "relu")``.
     """
     return (check_int("obs_dim", obs_dim, min=1), check_int("n_actions", n_actions, min=2),
-            check_int("n_agents", n_agents, min=1), tuple(check_int("hidden width", h, min=1) for h in hidden),
+            check_int("n_agents", n_agents, min=1), check_hidden("hidden", hidden),
             check_choice("activation", activation, ("tanh", "relu")))
+
+
+def warn_nonfinite_training(learner, result: TrainResult, keys=None, params=()) -> bool:
+    """One :class:`~sharelib.diagnostics.NonFiniteWarning` if a training run went non-finite.
+
+    Checked once, after training: the per-iteration ``stats`` (``keys``, default all; an entry
+    that is NaN by design, e.g. a loss where no update happened, must be left out by the caller
+    through a masked copy), the returns of iterations where episodes finished (NaN otherwise, by
+    design) and finally the parameter arrays ``params`` (``(name, array)`` pairs). The warning
+    names the learner, the quantity and the environment step (``result.steps``) of the first
+    iteration where it was non-finite.
+    """
+    who = type(learner).__name__
+    curves = {k: result.stats[k] for k in (result.stats if keys is None else keys)}
+    curves["returns"] = np.where(result.episodes[:, None] > 0, result.returns, 0.0)
+    first = {k: first_nonfinite(v) for k, v in curves.items()}
+    bad = [(i, k) for k, i in first.items() if i is not None]
+    hint = "a smaller learning rate (or bounded rewards) keeps training finite"
+    if bad:
+        _, k = min(bad, key=lambda t: t[0])  # earliest; ties in the order of the curves
+        return warn_if_nonfinite(f"{who}.train: {k}", curves[k], result.steps, hint=hint, stacklevel=3)
+    for name, arr in params:
+        if warn_if_nonfinite(f"{who}.train: {name}", np.reshape(arr, (1, -1)), result.steps[-1:], hint=hint,
+                             stacklevel=3):
+            return True
+    return False

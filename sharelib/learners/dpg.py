@@ -17,15 +17,21 @@ Per agent (or one shared network):
 - target networks (``tau`` soft updates) for the caller's TD targets.
 
 Shapes: observations ``(B, n, obs_dim)``; weights ``(B, n, k)``; targets ``(B, n)``.
+
+The caller drives the updates, so the learner watches its own numbers: the first critic loss
+or actor gradient that is NaN or infinite emits one :class:`sharelib.diagnostics.NonFiniteWarning`
+per learner, naming the update (counted from 1) where it happened.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..experiments import check_float, check_int
+from ..diagnostics import warn_if_nonfinite
+from ..experiments import check_choice, check_float, check_int
 from ..nn.mlp import MLP
 from ..nn.optim import Adam, clip_grad_norm
+from .common import check_hidden
 
 __all__ = ["SimplexDPG"]
 
@@ -37,7 +43,11 @@ def _softmax(z):
 
 
 class SimplexDPG:
-    """Deterministic policy gradient learner with simplex-valued actions (module docstring)."""
+    """Deterministic policy gradient learner with simplex-valued actions (module docstring).
+
+    ``hidden`` and ``critic_hidden`` are sequences of layer widths (a bare int is refused: write
+    ``(64,)`` or ``(64, 64)``); ``activation`` is ``"relu"`` or ``"tanh"``; ``seed`` an integer >= 0.
+    """
 
     def __init__(self, obs_dim, k, n_agents=1, *, hidden=(64, 64), critic_hidden=(64, 64),
                  activation="relu", actor_lr=1e-3, critic_lr=1e-3, tau=0.01, noise_std=0.3,
@@ -49,6 +59,10 @@ class SimplexDPG:
         self.noise_std = check_float("noise_std", noise_std, min=0)
         self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
         self.share_params = bool(share_params)
+        hidden = check_hidden("hidden", hidden)
+        critic_hidden = check_hidden("critic_hidden", critic_hidden)
+        activation = check_choice("activation", activation, ("tanh", "relu"))
+        seed = check_int("seed", seed, min=0)
         m = 1 if self.share_params else self.n_agents
         self.actor = MLP((self.obs_dim, *hidden, self.k), activation)
         self.critic = MLP((self.obs_dim + self.k, *critic_hidden, 1), activation)
@@ -59,6 +73,16 @@ class SimplexDPG:
         self.critic_target = self.critic_params.copy()
         self.actor_opt = Adam(self.actor_params.shape, lr=check_float("actor_lr", actor_lr, min=0, min_inclusive=False))
         self.critic_opt = Adam(self.critic_params.shape, lr=check_float("critic_lr", critic_lr, min=0, min_inclusive=False))
+        self.critic_updates = 0
+        self.actor_updates = 0
+        self._warned_nonfinite = False
+
+    def _watch(self, what, value, update):
+        """Warn once per learner when ``value`` (a loss or gradient norms) is not finite."""
+        if not self._warned_nonfinite:
+            self._warned_nonfinite = warn_if_nonfinite(
+                f"SimplexDPG: {what}", value, update, unit="update",
+                hint="a smaller learning rate (or bounded targets) keeps training finite", stacklevel=3)
 
     def _net(self, i):
         return 0 if self.share_params else i
@@ -102,6 +126,8 @@ class SimplexDPG:
             self.critic.backward(self.critic_params[k], cache, (u / (len(u) * scale))[:, None], grad=grad[k])
         clip_grad_norm(grad, self.max_grad_norm)
         self.critic_opt.step(self.critic_params, grad)
+        self.critic_updates += 1
+        self._watch("critic loss", loss, self.critic_updates)
         return loss
 
     def update_actor_with_grad(self, obs, dJ_dw):
@@ -117,8 +143,10 @@ class SimplexDPG:
             w = _softmax(z)
             dz = w * (g[:, i] - (w * g[:, i]).sum(axis=1, keepdims=True))  # J_softmax^T dJ/dw
             self.actor.backward(self.actor_params[k], cache, -dz / (B * scale), grad=grad[k])
-        clip_grad_norm(grad, self.max_grad_norm)
+        norms = clip_grad_norm(grad, self.max_grad_norm)
         self.actor_opt.step(self.actor_params, grad)
+        self.actor_updates += 1
+        self._watch("actor gradient norm", norms, self.actor_updates)
 
     def update_actor(self, obs):
         """One DPG step using the critic's ``dQ/dw`` at ``w = mu(o)``."""

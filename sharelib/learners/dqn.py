@@ -30,7 +30,7 @@ from ..nn.heads import huber_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _clip_rows
 from .actor_critic import evaluate
-from .common import EpisodeTracker, TrainResult, check_network
+from .common import EpisodeTracker, TrainResult, check_network, warn_nonfinite_training
 from .hooks import HookContext, Hooks, Rollout
 
 __all__ = ["DQN"]
@@ -78,9 +78,12 @@ class DQN:
     hidden, activation : network shape ("relu" or "tanh" hidden units)
     lr, gamma : float
     buffer_size, batch_size, learning_starts, train_freq, gradient_steps, target_update : int
+        ``batch_size <= buffer_size`` (minibatches are drawn with replacement from the stored
+        transitions); ``learning_starts`` may be below ``batch_size`` or above ``buffer_size``.
     eps_start, eps_end : float;  eps_decay_steps : int
     double : bool (double-Q targets);  huber_delta, max_grad_norm : float
-    share_params : bool;  hooks : Hooks (reward and params hooks only);  seed : int
+    share_params : bool;  hooks : Hooks (reward and params hooks only);  seed : int >= 0
+    hidden : sequence of layer widths (a bare int is refused: write ``(64,)`` or ``(64, 64)``)
     """
 
     algo = "dqn"
@@ -96,6 +99,9 @@ class DQN:
         self.gamma = check_float("gamma", gamma, min=0, max=1)
         self.buffer_size = check_int("buffer_size", buffer_size, min=1)
         self.batch_size = check_int("batch_size", batch_size, min=1)
+        if self.batch_size > self.buffer_size:
+            raise ValueError(f"batch_size={self.batch_size} must be <= buffer_size={self.buffer_size} "
+                             "(a minibatch is drawn from the replay buffer)")
         self.learning_starts = check_int("learning_starts", learning_starts, min=0)
         self.train_freq = check_int("train_freq", train_freq, min=1)
         self.gradient_steps = check_int("gradient_steps", gradient_steps, min=1)
@@ -112,7 +118,7 @@ class DQN:
             raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
         if self.hooks.advantage is not None or self.hooks.loss is not None:
             raise ValueError("DQN supports only the reward and params hooks (it has no advantage or policy loss)")
-        self.seed = int(seed)
+        self.seed = check_int("seed", seed, min=0)
         self.q_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation)
         m = 1 if self.share_params else self.n_agents
         self.q_params = self.q_net.init(np.random.default_rng(self.seed), n=m)
@@ -199,8 +205,13 @@ class DQN:
         """Train for ``total_steps`` environment steps (summed over copies).
 
         The learning curve has one point per ``log_every`` vector steps (default: about 100
-        points).  Returns a :class:`TrainResult` (returns before hooks).
+        points).  Returns a :class:`TrainResult` (returns before hooks).  ``seed``: any integer
+        >= 0.  If the TD loss, returns or parameters become non-finite, a
+        :class:`sharelib.diagnostics.NonFiniteWarning` names the first environment step where they did.
         """
+        seed = check_int("seed", seed, min=0)
+        if log_every is not None:
+            log_every = check_int("log_every", log_every, min=1)
         if (env.obs_dim, env.n_actions, env.n_agents) != (self.obs_dim, self.n_actions, self.n_agents):
             raise ValueError("env does not match the learner's (obs_dim, n_actions, n_agents)")
         total_steps = check_int("total_steps", total_steps, min=1)
@@ -215,6 +226,7 @@ class DQN:
         K = -(-n_vec // log_every)
         steps, rets, eps = np.zeros(K, np.int64), np.full((K, n), np.nan), np.zeros(K, np.int64)
         losses = np.full(K, np.nan)
+        learned = np.zeros(K, np.bool_)  # whether losses[k] comes from any gradient step
         epsilons = np.zeros(K)
         tracker = EpisodeTracker(E, n)
         acc_loss, n_loss = 0.0, 0
@@ -250,8 +262,12 @@ class DQN:
                 steps[k] = self.env_steps
                 rets[k], eps[k] = tracker.pop()
                 losses[k] = acc_loss / n_loss if n_loss else np.nan
+                learned[k] = n_loss > 0
                 epsilons[k] = self.epsilon()
                 acc_loss, n_loss = 0.0, 0
                 if callback is not None:
                     callback(self, k, TrainResult(steps[:k + 1], rets[:k + 1], eps[:k + 1]))
-        return TrainResult(steps, rets, eps, {"td_loss": losses, "epsilon": epsilons})
+        res = TrainResult(steps, rets, eps, {"td_loss": losses, "epsilon": epsilons})
+        checked = TrainResult(steps, rets, eps, {"td_loss": np.where(learned, losses, 0.0)})
+        warn_nonfinite_training(self, checked, params=(("Q parameters", self.q_params),))
+        return res

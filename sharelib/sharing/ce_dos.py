@@ -69,6 +69,7 @@ import numba
 import numpy as np
 
 from .. import experiments, libm, pcg64
+from ..diagnostics import warn_if_nonfinite
 from ..markets import ACTION_MAX, ACTION_MIN, MARKETS, Market, sample_market
 
 __all__ = [
@@ -724,22 +725,26 @@ def run_ce_dos(
         Executions of the final policies averaged in ``final_*`` (1 = Algorithm 2 as printed).
     seed : int
         Seed of the kernel's ``numpy.random.default_rng(seed)`` stream (and, when ``market`` is a
-        kind, of the market, drawn from ``SeedSequence([seed, 1])``).
+        kind, of the market, drawn from ``SeedSequence([seed, 1])``): any integer >= 0.
 
     Returns
     -------
     CEDOSResult
+
+    A run whose policies or rewards become non-finite emits a
+    :class:`sharelib.diagnostics.NonFiniteWarning` with the first iteration where they did.
     """
+    seed = experiments.check_int("seed", seed, min=0)
     if isinstance(market, str):
         experiments.check_choice("market", market, MARKETS)
         if n_agents is None:
             raise ValueError("n_agents is required when market is a kind ('simple' or 'logistic')")
         n_agents = experiments.check_int("n_agents", n_agents, min=2)
-        market = sample_market(market, n_agents, np.random.SeedSequence([int(seed), 1]))
+        market = sample_market(market, n_agents, np.random.SeedSequence([seed, 1]))
     elif isinstance(market, Market):
         if n_agents is not None and n_agents != market.n_agents:
             raise ValueError(f"n_agents={n_agents} disagrees with the market's {market.n_agents} agents")
-        experiments.check_int("n_agents", market.n_agents, min=2)
+        experiments.check_int("n_agents", market.n_agents, min=2)  # a check only: Market stores an int
     else:
         raise ValueError(f"market must be a Market or one of {MARKETS}; got {market!r}")
     n = market.n_agents
@@ -761,7 +766,6 @@ def run_ce_dos(
     pool = experiments.check_choice("pool", pool, POOLS)
     action_update = experiments.check_choice("action_update", action_update, ACTION_UPDATES)
     n_eval = experiments.check_int("n_eval", n_eval, min=1)
-    seed = experiments.check_int("seed", seed, min=0, max=2**32 - 1)
     try:
         a_min, a_max = (float(x) for x in action_bounds)
     except (TypeError, ValueError):
@@ -789,12 +793,31 @@ def run_ce_dos(
         ev["final_action"], ev["final_share"], ev["final_reward"], ev["final_utility"],
         ev["exec_action"], ev["exec_share"], ev["exec_reward"], ev["exec_utility"],
     )
+    _warn_nonfinite_ce_dos("run_ce_dos", glob, tr, it, mask)
     config = dict(n_iter=n_iter, n_sample=n_sample, mu0=mu0, sigma0=sigma0, share_mu0=share_mu0,
                   share_sigma0=share_sigma0, psi=psi, alpha=alpha, sigma_min=sigma_min,
                   share_sigma_min=share_sigma_min, elite=elite,
                   sharing=sharing, share_cap=share_cap, pool=pool, action_update=action_update,
                   action_bounds=(a_min, a_max), n_eval=n_eval, seed=seed, n_elite=n_el)
     return CEDOSResult(market=market, sharer=mask, config=config, global_reward=glob, **tr, **it, **ev)
+
+
+def _warn_nonfinite_ce_dos(caller, glob, tr, it, sharer):
+    """One warning if a run's trace went non-finite (checked once, after the kernel returned).
+
+    Per-iteration traces are reported by iteration (0-based, as their rows); the policy traces
+    (``n_iter + 1`` rows, row 0 the prior) by update: "at update k" is the policy after k updates.
+    The share policies of non-sharers are NaN by design and not checked.
+    """
+    if warn_if_nonfinite(f"{caller}: global reward", glob, unit="iteration", stacklevel=3):
+        return
+    for key, arr in it.items():
+        if warn_if_nonfinite(f"{caller}: {key}", arr, unit="iteration", stacklevel=3):
+            return
+    for key, arr in tr.items():
+        if warn_if_nonfinite(f"{caller}: {key}", arr[:, sharer] if key.endswith("_s") else arr, unit="update",
+                             stacklevel=3):
+            return
 
 
 def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sample: int = 100,
@@ -815,6 +838,7 @@ def run_ce_dos_numpy(market: Market, n_sharers: int, *, n_iter: int = 100, n_sam
     rounding. Returns the policy means/stds after the last iteration, the global-reward trace and
     the final per-agent expected utilities, shares and actions.
     """
+    seed = experiments.check_int("seed", seed, min=0)
     rng = np.random.default_rng(seed)
     n = market.n_agents
     sharer = np.zeros(n, dtype=bool)
@@ -958,7 +982,9 @@ def figure_point(market: str, n_agents: int, n_sharers: int, market_seed: int, s
     ``market_seed`` so that, as in the public code ("one market per run, reused across
     fractions"), all sharer counts of one run face the same market. Returns ``summary()``.
     """
-    m = sample_market(market, n_agents, np.random.SeedSequence(int(market_seed)))
+    market_seed = experiments.check_int("market_seed", market_seed, min=0)
+    seed = experiments.check_int("seed", seed, min=0)
+    m = sample_market(market, n_agents, np.random.SeedSequence(market_seed))
     return run_ce_dos(m, n_sharers=n_sharers, seed=seed, **kw).summary()
 
 
@@ -982,6 +1008,7 @@ def figure_grid(markets, sizes, n_runs: int, seed: int = 0, steps=None, **kw) ->
     faces the same market, and two configurations that differ only in how shares are handled
     give identical runs when nobody shares: comparisons are paired.
     """
+    seed = experiments.check_int("seed", seed, min=0)
     steps = dict(steps or {})
     pts = []
     for mk in markets:
@@ -1171,7 +1198,7 @@ def simulate_coin_game(profile, transfer: float = 0.0, n_episodes: int = 100_000
     transfers ``transfer`` to yellow whenever it holds the coin.
     """
     x, y = (int(v) for v in profile)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(experiments.check_int("seed", seed, min=0))
     n = experiments.check_int("n_episodes", n_episodes, min=1)
     if x and y:
         blue_wins = rng.random(n) < 0.5

@@ -41,12 +41,14 @@ reads like the original loss. ``target="mixed"`` is the default; the notebooks s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from .. import experiments as _ex
+from ..diagnostics import warn_if_nonfinite
 from ..games.braess import ROUTES, BraessNetwork, braess_losses_grads, paper_network, random_braess_networks
 from ..games.prisoners_dilemma import PrisonersDilemma, pd_losses_grads
 
@@ -76,6 +78,26 @@ TARGETS = ("mixed", "original")
 # ---------------------------------------------------------------------------------------------
 # Mixing matrix and its derivatives (numba kernels + thin numpy wrappers)
 # ---------------------------------------------------------------------------------------------
+
+
+def _check_clip(clip) -> tuple[float, float]:
+    """``clip`` as ``(low, high)`` floats with ``low < high`` (infinite bounds allowed, NaN not)."""
+    msg = f"clip must be (low, high) with low < high (infinite bounds allowed, e.g. (-5, 5)); got {clip!r}"
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(msg) from None
+    if not lo < hi:  # also refuses NaN
+        raise ValueError(msg)
+    return lo, hi
+
+
+def _check_rng(rng):
+    """``rng`` for ``numpy.random.default_rng``: a seed (an integer >= 0) is checked by name."""
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence,
+                                       list, tuple, np.ndarray)):
+        return rng
+    return _ex.check_int("rng", rng, min=0)
 
 
 def init_mixing(n: int, self_weight: float = 0.99) -> np.ndarray:
@@ -242,8 +264,9 @@ def mirror_step(A, grad, lr: float, clip=(-np.inf, np.inf)) -> np.ndarray:
 
     ``clip = (l, h)`` clips the logits as in Algorithm 1 (``l = -5, h = 5`` in the RL domains).
     """
+    lo, hi = _check_clip(clip)
     A = np.array(A, dtype=np.float64)
-    _mirror_step(A, np.asarray(grad, dtype=np.float64), float(lr), float(clip[0]), float(clip[1]))
+    _mirror_step(A, np.asarray(grad, dtype=np.float64), float(lr), lo, hi)
     return A
 
 
@@ -342,11 +365,8 @@ class ZerothOrderD3C:
         self.eps = _ex.check_float("eps", eps)
         self.tau_min = _ex.check_int("tau_min", tau_min, min=1)
         self.tau_max = _ex.check_int("tau_max", tau_max, min=self.tau_min)
-        lo, hi = float(clip[0]), float(clip[1])
-        if not lo < hi:
-            raise ValueError(f"clip must be (l, h) with l < h; got {clip}")
-        self.clip = (lo, hi)
-        self.rng = np.random.default_rng(rng)
+        self.clip = _check_clip(clip)
+        self.rng = np.random.default_rng(_check_rng(rng))
         self.A = init_mixing(self.n, self_weight)
         self.A_trial = self.A.copy()
         self.direction = np.zeros((self.n, self.n))
@@ -511,14 +531,18 @@ class RunResult:
         return self.total / self.optimal_total[:, None]
 
 
-def run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, lr_x: float = 0.01,
-             lr_A: float = 0.01, eps: float = 0.0, nu: float = 0.0, target: str = "mixed",
-             self_weight: float = 0.99, clip=(-np.inf, np.inf), record_every: int = 10,
-             xstar=None, n_routes: int = 3, optimal_total=None) -> RunResult:
+def _run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, lr_x: float = 0.01,
+              lr_A: float = 0.01, eps: float = 0.0, nu: float = 0.0, target: str = "mixed",
+              self_weight: float = 0.99, clip=(-np.inf, np.inf), record_every: int = 10,
+              xstar=None, n_routes: int = 3, optimal_total=None) -> RunResult:
     """Run a batch of first-order learners on one of the games (low-level; see run_braess / run_pd).
 
     ``method``: ``"gd"`` (A = I, plain gradient descent), ``"cooperative"`` (A_ij = 1/n fixed)
     or ``"d3c"`` (A from :func:`init_mixing`, updated by Eq. 11 with entropic mirror descent).
+    ``clip = (low, high)`` clips the logits of ``A`` (infinite bounds: no clipping).
+
+    A run whose losses or strategies become non-finite (e.g. ``lr_x`` far too large) emits a
+    :class:`sharelib.diagnostics.NonFiniteWarning` naming the first recorded step where it happened.
     """
     game_id = {"braess": _GAME_BRAESS, "pd": _GAME_PD}[_ex.check_choice("game", game, ("braess", "pd"))]
     method = _ex.check_choice("method", method, METHODS)
@@ -528,6 +552,7 @@ def run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, 
     lr_A = _ex.check_float("lr_A", lr_A, min=0.0)
     nu = _ex.check_float("nu", nu, min=0.0)
     eps = _ex.check_float("eps", eps)
+    clip_lo, clip_hi = _check_clip(clip)
     x0 = np.array(x0, dtype=np.float64, order="C")
     R, n, d = x0.shape
     gparams = np.array(np.broadcast_to(np.asarray(gparams, dtype=np.float64),
@@ -550,7 +575,7 @@ def run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, 
     x_out = np.empty_like(x0)
     A_out = np.empty((R, n, n))
     _run_batch(game_id, gparams, inc, x0, A0, steps, lr_x, lr_A, eps, nu, _target_code(target),
-               method == "d3c", float(clip[0]), float(clip[1]), record_every, xs,
+               method == "d3c", clip_lo, clip_hi, record_every, xs,
                tot, fmax, f_rec, att, dist, x_out, A_out)
     opt = np.full(R, np.nan) if optimal_total is None else np.broadcast_to(
         np.asarray(optimal_total, dtype=np.float64), (R,)).copy()
@@ -560,13 +585,35 @@ def run_game(game: str, gparams, x0, *, method: str = "d3c", steps: int = 1000, 
                           target=target))
 
 
+@functools.wraps(_run_game)
+def run_game(*args, **kw) -> RunResult:
+    res = _run_game(*args, **kw)
+    _warn_nonfinite_run("run_game", res)
+    return res
+
+
+def _warn_nonfinite_run(caller, res):
+    """One warning if a batch of runs diverged (checked once, after the kernel returned)."""
+    p = res.params
+    hint = f"lr_x={p['lr_x']}, lr_A={p['lr_A']} (a learning rate too large for the game diverges)"
+    if not warn_if_nonfinite(f"{caller}: total loss", res.total, res.steps, axis=1, hint=hint, stacklevel=3):
+        for what, arr in (("strategies x", res.x), ("mixing matrix A", res.A)):
+            if warn_if_nonfinite(f"{caller}: {what}", arr.reshape(1, -1), [int(res.steps[-1])], axis=0, hint=hint,
+                                 stacklevel=3):
+                break
+
+
 def run_braess(networks, *, method: str = "d3c", n_runs: int | None = None, seed: int = 0,
                init_scale: float = 1.0, **kw) -> RunResult:
     """Batched runs on Braess networks: one network (repeated ``n_runs`` times) or a list (one run each).
 
     Initial logits are i.i.d. ``N(0, init_scale^2)`` ("random strategies", Fig. 3), drawn from
-    ``numpy.random.default_rng(seed)``.
+    ``numpy.random.default_rng(seed)`` (``seed``: any integer >= 0; ``init_scale >= 0``, 0 starts
+    every run from uniform strategies). Other keywords as for :func:`run_game`; a diverging run
+    emits a :class:`sharelib.diagnostics.NonFiniteWarning`.
     """
+    seed = _ex.check_int("seed", seed, min=0)
+    init_scale = _ex.check_float("init_scale", init_scale, min=0.0)
     if isinstance(networks, BraessNetwork):
         n_runs = _ex.check_int("n_runs", 1 if n_runs is None else n_runs, min=1)
         networks = [networks] * n_runs
@@ -586,7 +633,9 @@ def run_braess(networks, *, method: str = "d3c", n_runs: int | None = None, seed
         if key not in cache:
             cache[key] = float(net.summary()[0])  # jitted enumeration
         opt.append(cache[key])
-    return run_game("braess", gparams, x0, method=method, n_routes=n_routes, optimal_total=np.array(opt), **kw)
+    res = _run_game("braess", gparams, x0, method=method, n_routes=n_routes, optimal_total=np.array(opt), **kw)
+    _warn_nonfinite_run("run_braess", res)
+    return res
 
 
 def run_pd(pd: PrisonersDilemma, *, method: str = "d3c", n_runs: int = 1, seed: int = 0,
@@ -594,12 +643,20 @@ def run_pd(pd: PrisonersDilemma, *, method: str = "d3c", n_runs: int = 1, seed: 
     """Batched runs on the convex prisoner's dilemma; initial x i.i.d. ``N(0, init_scale^2)``.
 
     Records the distance to the unique social optimum ``x_jm = c / n`` (Fig. 5, right).
+    ``seed``: any integer >= 0; ``init_scale >= 0`` (0: every run starts at the Nash equilibrium,
+    the origin). Other keywords as for :func:`run_game`; a diverging run (e.g. ``lr_x`` far too
+    large) emits a :class:`sharelib.diagnostics.NonFiniteWarning` with the first step where the
+    total loss was non-finite.
     """
+    seed = _ex.check_int("seed", seed, min=0)
+    init_scale = _ex.check_float("init_scale", init_scale, min=0.0)
     n_runs = _ex.check_int("n_runs", n_runs, min=1)
     rng = np.random.default_rng(seed)
     x0 = init_scale * rng.standard_normal((n_runs,) + pd.shape)
-    return run_game("pd", np.array([pd.c]), x0, method=method, xstar=pd.optimum(),
+    res = _run_game("pd", np.array([pd.c]), x0, method=method, xstar=pd.optimum(),
                     optimal_total=pd.optimal_total(), **kw)
+    _warn_nonfinite_run("run_pd", res)
+    return res
 
 
 # ---------------------------------------------------------------------------------------------
@@ -783,7 +840,9 @@ def first_order_trajectory(game, x0, *, method: str = "d3c", steps: int = 300, l
         x = x - lr_x * mixed_own_grads(A, G)
         if method == "d3c":
             A = mirror_step(A, grad, lr_A)
-    return {k: np.array(v) for k, v in out.items()}
+    out = {k: np.array(v) for k, v in out.items()}
+    warn_if_nonfinite("first_order_trajectory: losses", out["f"], hint=f"lr_x={lr_x}, lr_A={lr_A}")
+    return out
 
 
 def zeroth_order_demo(game, x0, *, steps: int = 6000, lr_x: float = 0.05, returns: str = "mixed", rng=None,
@@ -813,4 +872,6 @@ def zeroth_order_demo(game, x0, *, steps: int = 6000, lr_x: float = 0.05, return
         x = x - lr_x * mixed_own_grads(At, G)
         f_new = game.losses(x)
         zo.report(-mixed_losses(At, f_new) if returns == "mixed" else -f_new)
-    return {"f": np.array(fs), "A": np.array(As), "x": x, "n_updates": zo.n_updates.copy()}
+    fs = np.array(fs)
+    warn_if_nonfinite("zeroth_order_demo: losses", fs, hint=f"lr_x={lr_x}")
+    return {"f": fs, "A": np.array(As), "x": x, "n_updates": zo.n_updates.copy()}
