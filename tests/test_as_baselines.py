@@ -63,3 +63,21 @@ def test_every_method_trains_on_every_environment(env):
         assert out["total"].shape == (2,) and np.isfinite(out["total"]).all(), method
         assert out["episodes"].tolist() == [2, 4]
     assert "anticipation_mse" in env_run(env, "as", 1, n_envs=1, hidden=small)
+
+
+def test_protocols_apply_to_the_baselines():
+    env = MatrixGame(n_envs=8)
+    learner = make_baseline("ps", env, hidden=(4,), lr=1e-2, n_steps=1, communicate_every=2, seed=0)
+    obs, rng = env.reset(0), np.random.default_rng(0)
+    for it in range(2):
+        rollout, obs = learner.collect(env, obs, rng, EpisodeTracker(8, 2))
+        learner.update(rollout, rng)
+        p = learner.policy_params
+        assert np.allclose(p[0], p[1]) == (it == 0), it  # consensus on iteration 0, not in the gap
+    from sharelib.learners.hooks import HookContext, Rollout
+    from sharelib.sharing.anticipation.baselines import _Protocol
+
+    proto = _Protocol(~np.eye(5, dtype=bool), 5, 1, 1, seed=0)
+    ro = Rollout(np.zeros((3, 2, 5, 1)), None, None, None, None, None, None)
+    m = proto.masks(HookContext(None, 0, 0, ro))
+    assert (m.sum(-1) == 1).all() and (proto.masks(HookContext(None, 0, 0, ro)) == m).all()

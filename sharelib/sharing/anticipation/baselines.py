@@ -30,13 +30,18 @@ normalisation, no entropy bonus) plus one sharing hook of the learning core:
 A dynamic graph (a callable of the observations, as Cooperative Predation's distance rule) is used
 per sample by ``"vs"``; the consensus baselines use, per learning iteration, every pair that was
 in contact at some sample of the rollout.
+
+The scalability study's protocols apply to the baselines as to AS ("We apply the same approach to
+baseline algorithms"): ``partners=1`` keeps, per learning iteration, one random neighbour per agent
+(the others' values or parameters are not used), and ``communicate_every=2`` shares only every
+second learning iteration (in the gaps each agent learns alone: its own advantages, no consensus).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...experiments import check_choice
+from ...experiments import check_choice, check_int
 from ...learners import PPO, Hooks
 from ...learners.hooks import consensus
 
@@ -70,21 +75,54 @@ def _masks(graph, obs, n):
     return m & ~np.eye(n, dtype=bool)
 
 
-def _mean_over_neighbourhood(graph, n):
+class _Protocol:
+    """Who may share with whom in one learning iteration (the scalability study's protocols)."""
+
+    def __init__(self, graph, n, partners, communicate_every, seed):
+        self.graph, self.n = graph, n
+        self.partners = None if partners is None else check_int("partners", partners, min=1, max=1)
+        self.every = check_int("communicate_every", communicate_every, min=1)
+        self.rng = np.random.default_rng([seed, 2])
+        self._picked = (-1, None)
+
+    def masks(self, ctx):
+        """``(T, E, n, n)`` neighbour masks for this iteration, or None in a communication gap."""
+        if ctx.iteration % self.every:
+            return None
+        m = _masks(self.graph, ctx.rollout.obs, self.n)
+        if self.partners == 1:
+            if self._picked[0] != ctx.iteration:  # one draw per iteration, shared by both hooks
+                reach = m.reshape(-1, self.n, self.n).any(axis=0)
+                pick = np.zeros((self.n, self.n), bool)
+                for i in range(self.n):
+                    if reach[i].any():
+                        pick[i, self.rng.choice(np.flatnonzero(reach[i]))] = True
+                self._picked = (ctx.iteration, pick)
+            m = m & self._picked[1]
+        return m
+
+
+def _mean_over_neighbourhood(protocol):
     def hook(adv, ctx):
-        m = _masks(graph, ctx.rollout.obs, n) | np.eye(n, dtype=bool)  # (T, E, n, n), self included
+        m = protocol.masks(ctx)
+        if m is None:
+            return adv
+        m = m | np.eye(protocol.n, dtype=bool)  # (T, E, n, n), self included
         return np.einsum("teij,tej->tei", m, adv) / m.sum(-1)
     return hook
 
 
-def _consensus_per_rollout(graph, n, nets):
+def _consensus_per_rollout(protocol, nets):
     def hook(pops, ctx):
-        contact = _masks(graph, ctx.rollout.obs, n).reshape(-1, n, n).any(axis=0)
-        consensus(metropolis_weights(contact), nets=nets)(pops, ctx)
+        m = protocol.masks(ctx)
+        if m is not None:
+            contact = m.reshape(-1, protocol.n, protocol.n).any(axis=0)
+            consensus(metropolis_weights(contact), nets=nets)(pops, ctx)
     return hook
 
 
-def make_baseline(method: str, env, *, graph=None, hidden=(128, 64), lr=5e-5, n_steps=None, seed=0, **overrides):
+def make_baseline(method: str, env, *, graph=None, hidden=(128, 64), lr=5e-5, n_steps=None, partners=None,
+                  communicate_every=1, seed=0, **overrides):
     """A PPO learner for ``env`` with the sharing of ``method`` (see the module docstring).
 
     ``graph``: ``None`` (everyone), an ``(n, n)`` bool matrix or a callable of observations
@@ -100,10 +138,11 @@ def make_baseline(method: str, env, *, graph=None, hidden=(128, 64), lr=5e-5, n_
             raise ValueError("method 'centralised' needs the environment wrapped in JointActionEnv")
         return PPO.for_env(env, **kw)
     graph = ~np.eye(n, dtype=bool) if graph is None else graph
+    protocol = _Protocol(graph, n, partners, communicate_every, seed)
     hooks = {"ippo": Hooks(),
-             "vs": Hooks(advantage=_mean_over_neighbourhood(graph, n)),
-             "vps": Hooks(params=_consensus_per_rollout(graph, n, ("value",))),
-             "ps": Hooks(params=_consensus_per_rollout(graph, n, ("policy",)))}[method]
+             "vs": Hooks(advantage=_mean_over_neighbourhood(protocol)),
+             "vps": Hooks(params=_consensus_per_rollout(protocol, ("value",))),
+             "ps": Hooks(params=_consensus_per_rollout(protocol, ("policy",)))}[method]
     return PPO.for_env(env, hooks=hooks, **kw)
 
 

@@ -121,7 +121,9 @@ def env_run(env: str, method: str, iterations: int, n_envs: int = 8, n_agents: i
         target = game
     else:
         target = JointActionEnv(game) if method == "centralised" else game
-        learner = make_baseline(method, target, graph=_graph(game), hidden=hidden, lr=lr, n_steps=T, seed=seed)
+        protocol_kw = PROTOCOLS[protocol] if method != "centralised" else {}
+        learner = make_baseline(method, target, graph=_graph(game), hidden=hidden, lr=lr, n_steps=T, seed=seed,
+                                **protocol_kw)
     result = learner.train(target, iterations * T * n_envs, seed=seed)
     out = dict(episodes=np.cumsum(result.episodes), returns=result.returns, total=result.returns.sum(axis=1))
     for key in ("anticipation_mse", "anticipation_p0", "policy_p0"):
