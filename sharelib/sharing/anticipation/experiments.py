@@ -91,7 +91,7 @@ def _graph(env):
 
 def env_run(env: str, method: str, iterations: int, n_envs: int = 8, n_agents: int | None = None,
             rho: float | None = None, protocol: str = "full", hidden=None, lr: float | None = None,
-            seed: int = 0) -> dict:
+            env_options: dict | None = None, seed: int = 0) -> dict:
     """Train ``method`` (``"as"`` or a baseline of :mod:`.baselines`) on ``env`` for ``iterations``
     learning iterations of one episode per copy; the paper's settings unless overridden.
 
@@ -107,7 +107,7 @@ def env_run(env: str, method: str, iterations: int, n_envs: int = 8, n_agents: i
     n_envs = _ex.check_int("n_envs", n_envs, min=1)
     seed = _ex.check_int("seed", seed, min=0)
     cfg = ENV_SETTINGS[env]
-    env_kw = dict(cfg["env"])
+    env_kw = dict(cfg["env"], **(env_options or {}))  # e.g. relative_actions=True for Fig. 7
     if n_agents is not None:
         env_kw["n_agents"] = _ex.check_int("n_agents", n_agents, min=2)
     game = ENVIRONMENTS[env](n_envs=n_envs, **env_kw)
@@ -146,5 +146,25 @@ _ex.register_presets(
     quick=dict(envs=["cooperative_predation", "exchange", "cooperative_navigation"], methods=["as", "vps", "vs", "ps"],
                iterations=15, runs=2, n_envs=4, hidden=[32], seed=0),
     paper=dict(envs=list(ENV_SETTINGS), methods=["as", "vps", "vs", "ps"], iterations=250, runs=5, n_envs=8,
+               hidden=None, seed=0),
+)
+
+# Fig. 3: Cooperative Predation with 20 and 30 predators under the two sparse protocols.
+_ex.register_presets(
+    "as.scalability",
+    quick=dict(sizes=[20, 30], protocols=["one partner", "half rate"], methods=["as", "vps", "vs", "ps"],
+               iterations=8, runs=2, n_envs=4, hidden=[32], seed=0),
+    paper=dict(sizes=[20, 30], protocols=["one partner", "half rate"], methods=["as", "vps", "vs", "ps"],
+               iterations=250, runs=5, n_envs=8, hidden=None, seed=0),
+)
+
+# Figs. 4-7: the paper's penalty weights per environment (Fig. 4), rho = 0 (Fig. 5), IPPO and
+# centralised PPO with N = 2 (Fig. 6, on Cooperative Predation), anticipations (Fig. 7).
+RHO_GRID = {"cleanup": [900.0, 1000.0, 1100.0], "harvest": [0.01, 0.1, 1.0], "cooperative_predation": [0.03, 0.1, 0.3]}
+_ex.register_presets(
+    "as.ablations",
+    quick=dict(sensitivity_envs=["cooperative_predation"], ablation_envs=["cooperative_predation", "exchange"],
+               iterations=10, runs=2, n_envs=4, hidden=[32], seed=0),
+    paper=dict(sensitivity_envs=list(RHO_GRID), ablation_envs=list(ENV_SETTINGS), iterations=250, runs=5, n_envs=8,
                hidden=None, seed=0),
 )
