@@ -333,12 +333,13 @@ def test_valid_runs_do_not_warn():
 def test_gradient_play_and_social_optimum_warn():
     D = _diagnostics()
     pd = PrisonersDilemma(3)
-    with pytest.warns(D.NonFiniteWarning, match=r"gradient_play: loss became non-finite .* at step \d+") as rec:
+    with pytest.warns(D.NonFiniteWarning, match=r"gradient_play: loss became non-finite .* at step \d+") as rec, \
+            np.errstate(over="ignore", invalid="ignore"):
         x, hist = equilibria.gradient_play(pd, np.ones((3, 2)), lr=1e6, steps=300)
     assert len(_only_nonfinite(rec)) == 1
     first = int(np.flatnonzero(~np.isfinite(hist).all(axis=1))[0])
     assert f"at step {first}" in str(_only_nonfinite(rec)[0].message)
-    with pytest.warns(D.NonFiniteWarning, match="social_optimum"):
+    with pytest.warns(D.NonFiniteWarning, match="social_optimum"), np.errstate(over="ignore", invalid="ignore"):
         equilibria.social_optimum(pd, np.ones((3, 2)), lr=1e6, steps=300)
 
 
