@@ -284,7 +284,7 @@ def test_unguarded_sweep_in_a_script_says_how_to_fix_it(tmp_path):
     script.write_text(UNGUARDED_SCRIPT)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
-    assert 'if __name__ == "__main__":' in out.stderr.splitlines()[-1]
+    assert 'if __name__ == "__main__":' in out.stderr  # the last line may be a resource_tracker warning
 
 
 KILL_SCRIPT = textwrap.dedent('''

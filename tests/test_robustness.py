@@ -211,3 +211,18 @@ def test_cache_key_is_a_function_of_the_point_only(params, run, seed):
     assert k != key(_swept, changed, run, seed, code)
     assert k != key(_swept, params, run, seed, code + "0"), "another code fingerprint, another key"
 
+
+
+def test_diverged_run_stops_at_its_claim_instead_of_printing_nan(tmp_path, monkeypatch):
+    """``lr_x = 1e6`` is a valid learning rate that makes gradient play diverge: the claims cell
+    must raise, naming the quantity, instead of printing "final total / optimal 1e96 ... nan"."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    monkeypatch.setenv("SHARELIB_FIGURES_DIR", str(tmp_path / "figures"))
+    path = REPO / "notebooks" / "d3c" / "01_method.ipynb"
+    with pytest.raises(PapermillExecutionError) as err:
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"lr_x": 1e6},
+                                   cwd=str(path.parent), progress_bar=False, log_output=False,
+                                   execution_timeout=600)
+    assert err.value.ename == "FloatingPointError" and "final total (gd)" in err.value.evalue

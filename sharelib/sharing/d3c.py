@@ -665,7 +665,8 @@ def run_pd(pd: PrisonersDilemma, *, method: str = "d3c", n_runs: int = 1, seed: 
 
 
 def local_price_of_anarchy(game, x, A, *, dt: float, n_grid: int = 21) -> float:
-    """Local price of anarchy of Definition 1 (Eq. 4) by enumeration on a grid.
+    """Local price of anarchy of Definition 1 (Eq. 4) by enumeration on a grid (NaN at a diverged
+    state, where the losses overflow and no equilibrium can be enumerated).
 
     Our reading of "the game constrained to the line": player i chooses ``tau_i`` in
     ``[0, dt]`` and plays ``x_i - tau_i F_i(x)`` with ``F_i = d f^A_i / d x_i``. The numerator
@@ -693,6 +694,8 @@ def local_price_of_anarchy(game, x, A, *, dt: float, n_grid: int = 21) -> float:
     for i in range(n):
         best = fA[..., i].min(axis=i, keepdims=True)
         nash &= fA[..., i] <= best + 1e-12 * np.abs(best).max()
+    if not nash.any() or not np.isfinite(total).all():  # a diverged state (losses overflowed)
+        return float("nan")
     return float(total[nash].max() / total.min())
 
 
