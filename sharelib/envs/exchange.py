@@ -61,8 +61,9 @@ import numba
 import numpy as np
 
 from ..experiments import check_bool, check_float, check_int
-from .base import MultiAgentEnv, end_step, rng_integer
+from .base import MultiAgentEnv, end_step
 from . import render as _r
+from .cells import place_distinct, write_global_obs
 
 __all__ = ["Exchange", "scripted_totals"]
 
@@ -76,38 +77,13 @@ OPEN, STAY = 4, 5
 
 @numba.njit(cache=True)
 def _write_obs(obs, I, e, S, n, agent_id):
-    scale = 1.0 / (S - 1)
-    o = obs[e, 0]
-    for j in range(2 * n):  # agents, then boxes
-        cell = I[e, 1 + j]
-        o[2 * j] = (cell // S) * scale
-        o[2 * j + 1] = (cell % S) * scale
-    for k in range(n):
-        o[4 * n + k] = I[e, 1 + 2 * n + k]
-    for i in range(1, n):
-        for k in range(5 * n):
-            obs[e, i, k] = o[k]
-    if agent_id:
-        for i in range(n):
-            for k in range(n):
-                obs[e, i, 5 * n + k] = 1.0 if k == i else 0.0
+    write_global_obs(obs, e, I[e, 1:1 + 2 * n], S, I[e, 1 + 2 * n:1 + 3 * n], agent_id)
 
 
 @numba.njit(cache=True)
 def _reset_one(rng, e, I, S, n):
-    C = S * S
     I[e, 0] = 0
-    for j in range(2 * n):  # 2n distinct cells (agents then boxes), by rejection
-        while True:
-            c = rng_integer(rng, e, C)
-            ok = True
-            for m in range(j):
-                if I[e, 1 + m] == c:
-                    ok = False
-                    break
-            if ok:
-                break
-        I[e, 1 + j] = c
+    place_distinct(rng, e, I[e, 1:1 + 2 * n], S * S)  # agents, then boxes, on 2n distinct cells
     for k in range(n):
         I[e, 1 + 2 * n + k] = 0
 

@@ -55,8 +55,9 @@ import numba
 import numpy as np
 
 from ..experiments import check_bool, check_choice, check_float, check_int
-from .base import MultiAgentEnv, end_step, rng_integer
+from .base import MultiAgentEnv, end_step
 from . import render as _r
+from .cells import place_distinct, write_global_obs
 
 __all__ = ["CooperativeNavigation"]
 
@@ -69,36 +70,13 @@ _DC = np.array([0, 0, -1, 1], dtype=np.int64)
 
 @numba.njit(cache=True)
 def _write_obs(obs, I, e, S, n, agent_id):
-    scale = 1.0 / (S - 1)
-    o = obs[e, 0]
-    for j in range(2 * n):  # agents, then landmarks
-        cell = I[e, 1 + j]
-        o[2 * j] = (cell // S) * scale
-        o[2 * j + 1] = (cell % S) * scale
-    for i in range(1, n):
-        for k in range(4 * n):
-            obs[e, i, k] = o[k]
-    if agent_id:
-        for i in range(n):
-            for k in range(n):
-                obs[e, i, 4 * n + k] = 1.0 if k == i else 0.0
+    write_global_obs(obs, e, I[e, 1:1 + 2 * n], S, I[e, 1:1], agent_id)
 
 
 @numba.njit(cache=True)
 def _reset_one(rng, e, I, S, n):
-    C = S * S
     I[e, 0] = 0
-    for j in range(2 * n):  # 2n distinct cells (agents then landmarks), by rejection
-        while True:
-            c = rng_integer(rng, e, C)
-            ok = True
-            for m in range(j):
-                if I[e, 1 + m] == c:
-                    ok = False
-                    break
-            if ok:
-                break
-        I[e, 1 + j] = c
+    place_distinct(rng, e, I[e, 1:1 + 2 * n], S * S)  # agents, then landmarks, on 2n distinct cells
 
 
 @numba.njit(cache=True)
