@@ -115,43 +115,25 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Ints:
-    """A non-empty list of integers, each in ``[min, max]``."""
-
-    min: Bound = None
-    max: Bound = None
-
-    def check(self, name: str, value: Any, resolved: Mapping[str, Any]) -> Any:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)) or len(value) == 0:
-            raise ValueError(f"{name} must be a non-empty list of integers; got {value!r}")
-        lo, hi = _bound(self.min, resolved), _bound(self.max, resolved)
-        return [_ex.check_int(f"{name}[{i}]", v, min=lo, max=hi) for i, v in enumerate(value)]
-
-
-@dataclass(frozen=True)
-class Floats:
-    """A non-empty list of finite numbers, each in ``[min, max]``."""
-
-    min: Bound = None
-    max: Bound = None
-
-    def check(self, name: str, value: Any, resolved: Mapping[str, Any]) -> Any:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)) or len(value) == 0:
-            raise ValueError(f"{name} must be a non-empty list of numbers; got {value!r}")
-        lo, hi = _bound(self.min, resolved), _bound(self.max, resolved)
-        return [_ex.check_float(f"{name}[{i}]", v, min=lo, max=hi) for i, v in enumerate(value)]
-
-
-@dataclass(frozen=True)
 class ListOf:
     """A non-empty list whose every item obeys ``rule`` (e.g. ``ListOf(Choice(names))``)."""
 
     rule: Any
 
     def check(self, name: str, value: Any, resolved: Mapping[str, Any]) -> Any:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) == 0:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)) or len(value) == 0:
             raise ValueError(f"{name} must be a non-empty list; got {value!r}")
         return [self.rule.check(f"{name}[{i}]", v, resolved) for i, v in enumerate(value)]
+
+
+def Ints(min: Bound = None, max: Bound = None) -> ListOf:  # noqa: N802 - reads as a rule, like Int
+    """A non-empty list of integers, each in ``[min, max]``."""
+    return ListOf(Int(min, max))
+
+
+def Floats(min: Bound = None, max: Bound = None) -> ListOf:  # noqa: N802
+    """A non-empty list of finite numbers, each in ``[min, max]``."""
+    return ListOf(Float(min, max))
 
 
 def injected_names(namespace: Mapping[str, Any]) -> set[str]:
