@@ -44,6 +44,7 @@ import numpy as np
 from ...experiments import check_choice, check_int
 from ...learners import PPO, Hooks
 from ...learners.hooks import consensus
+from .learner import one_random_partner
 
 __all__ = ["METHODS", "make_baseline", "metropolis_weights", "JointActionEnv", "AS_PPO_SETTINGS"]
 
@@ -92,12 +93,7 @@ class _Protocol:
         m = _masks(self.graph, ctx.rollout.obs, self.n)
         if self.partners == 1:
             if self._picked[0] != ctx.iteration:  # one draw per iteration, shared by both hooks
-                reach = m.reshape(-1, self.n, self.n).any(axis=0)
-                pick = np.zeros((self.n, self.n), bool)
-                for i in range(self.n):
-                    if reach[i].any():
-                        pick[i, self.rng.choice(np.flatnonzero(reach[i]))] = True
-                self._picked = (ctx.iteration, pick)
+                self._picked = (ctx.iteration, one_random_partner(m, self.rng))
             m = m & self._picked[1]
         return m
 

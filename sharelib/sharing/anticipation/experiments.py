@@ -15,8 +15,7 @@ from ... import experiments as _ex
 from ...envs import ENVIRONMENTS
 from ...envs.toy import MatrixGame
 from .baselines import METHODS, JointActionEnv, make_baseline
-from .loss import KAPPA_READINGS, NEIGHBOUR_RATIOS
-from .learner import OLD_POLICIES, ORDERS, AnticipationSharing
+from .learner import AnticipationSharing
 
 __all__ = ["matrix_game_run", "env_run", "ENV_SETTINGS", "READINGS", "PROTOCOLS"]
 
@@ -40,14 +39,7 @@ def matrix_game_run(rho: float, clip: float = 0.2, iterations: int = 300, n_envs
     (``[k, i]``: agent ``i``'s anticipation of the other), ``returns`` ``(iterations, 2)`` (mean
     reward per round) and the per-iteration diagnostics of :meth:`AnticipationSharing.update`.
     """
-    rho = _ex.check_float("rho", rho, min=0.0)
-    iterations = _ex.check_int("iterations", iterations, min=1)
-    n_envs = _ex.check_int("n_envs", n_envs, min=1)
-    _ex.check_choice("kappa", kappa, KAPPA_READINGS)
-    _ex.check_choice("neighbour_ratio", neighbour_ratio, NEIGHBOUR_RATIOS)
-    _ex.check_choice("order", order, ORDERS)
-    _ex.check_choice("old_policy", old_policy, OLD_POLICIES)
-    seed = _ex.check_int("seed", seed, min=0)
+    iterations = _ex.check_int("iterations", iterations, min=1)  # the learner checks the rest
     env = MatrixGame(n_envs=n_envs, payoff=payoff)
     learner = AnticipationSharing.for_env(env, rho=rho, clip=clip, n_steps=1, lr=lr, vf_lr=lr, hidden=(),
                                           kappa=kappa, neighbour_ratio=neighbour_ratio, order=order,
@@ -112,10 +104,10 @@ def env_run(env: str, method: str, iterations: int, n_envs: int = 8, n_agents: i
         env_kw["n_agents"] = _ex.check_int("n_agents", n_agents, min=2)
     game = ENVIRONMENTS[env](n_envs=n_envs, **env_kw)
     hidden = cfg["hidden"] if hidden is None else tuple(hidden)
-    lr = cfg["lr"] if lr is None else _ex.check_float("lr", lr, min=0.0, min_inclusive=False)
+    lr = cfg["lr"] if lr is None else lr  # the learners check it (and rho)
     T = game.max_steps
     if method == "as":
-        rho = cfg["rho"] if rho is None else _ex.check_float("rho", rho, min=0.0)
+        rho = cfg["rho"] if rho is None else rho
         learner = AnticipationSharing.for_env(game, rho=rho, graph=_graph(game), hidden=hidden, lr=lr, n_steps=T,
                                               seed=seed, **PROTOCOLS[protocol])
         target = game

@@ -48,10 +48,22 @@ from ...nn.mlp import _forward_agents
 from ...nn.optim import Adam, _clip_rows
 from .loss import KAPPA_READINGS, NEIGHBOUR_RATIOS, objective, softmax
 
-__all__ = ["AnticipationSharing", "ORDERS", "OLD_POLICIES"]
+__all__ = ["AnticipationSharing", "ORDERS", "OLD_POLICIES", "one_random_partner"]
 
 ORDERS = ("sequential", "simultaneous")
 OLD_POLICIES = ("iteration", "rollout")
+
+
+def one_random_partner(mask: np.ndarray, rng) -> np.ndarray:
+    """``(n, n)`` bool: for each agent one partner drawn uniformly among the agents it can reach at
+    some sample of ``mask`` ``(N, n, n)`` (none if it reaches nobody): the sparse protocol of Sec. 5.3."""
+    n = mask.shape[-1]
+    reach = mask.reshape(-1, n, n).any(axis=0)
+    pick = np.zeros((n, n), bool)
+    for i in range(n):
+        if reach[i].any():
+            pick[i, rng.choice(np.flatnonzero(reach[i]))] = True
+    return pick
 
 
 class AnticipationSharing(ActorCritic):
@@ -125,13 +137,8 @@ class AnticipationSharing(ActorCritic):
                 raise ValueError(f"graph(obs) must return shape {(N, n, n)}; got {mask.shape}")
         else:
             mask = np.broadcast_to(self.graph, (N, n, n)).copy()
-        if self.partners == 1:  # one random partner per agent, among those it can reach at all
-            pick = np.zeros((n, n), bool)
-            for i in range(n):
-                reachable = np.flatnonzero(mask[:, i].any(axis=0))
-                if reachable.size:
-                    pick[i, rng.choice(reachable)] = True
-            mask &= pick
+        if self.partners == 1:
+            mask &= one_random_partner(mask, rng)
         return mask
 
     def _own_logits(self, i, X):
