@@ -382,14 +382,14 @@ def test_dpg_warns_once():
 
 def test_ce_dos_result_checked_after_the_kernel(monkeypatch):
     D = _diagnostics()
-    kernel = C._ce_dos_kernel
+    kernel = C.algorithm._ce_dos_kernel
 
     def poisoned(*args):
         kernel(*args)
         glob = args[-9]  # the global-reward trace (n_iter,)
         glob[2:] = np.nan
 
-    monkeypatch.setattr(C, "_ce_dos_kernel", poisoned)
+    monkeypatch.setattr(C.algorithm, "_ce_dos_kernel", poisoned)
     with pytest.warns(D.NonFiniteWarning, match=r"run_ce_dos: global reward became non-finite \(nan\) at iteration 2"):
         C.run_ce_dos("simple", 3, 1, n_iter=4, n_sample=4, n_eval=1)
 
