@@ -39,10 +39,13 @@ def _parse():
     ap.add_argument("--repeats", type=int, default=3, help="timings per configuration (best is kept)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS / torch threads")
     ap.add_argument("--quick", action="store_true", help="one small configuration, one iteration")
+    ap.add_argument("--activation", choices=("tanh", "relu"), default="tanh",
+                    help="hidden activation of the sharelib networks only (the references stay tanh)")
     return ap.parse_args()
 
 
-ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(iters=1, repeats=1, threads=1, quick=True)
+ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(iters=1, repeats=1, threads=1, quick=True,
+                                                                     activation="tanh")
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, str(ARGS.threads))
 
@@ -292,7 +295,8 @@ def run(configs, iters, threads):
         agent_steps = iters * T * E * n
         t_ours = {}
         for dtype in ("float64", "float32"):
-            ppo = PPO.for_env(env, hidden=HIDDEN, n_steps=T, n_epochs=ne, n_minibatches=nm, lr=HP["lr"],
+            ppo = PPO.for_env(env, hidden=HIDDEN, activation=ARGS.activation, n_steps=T, n_epochs=ne,
+                              n_minibatches=nm, lr=HP["lr"],
                               gamma=HP["gamma"], gae_lambda=HP["lam"], clip=HP["clip"],
                               ent_coef=HP["ent"], vf_coef=HP["vf"], max_grad_norm=HP["max_norm"],
                               dtype=dtype, seed=0)
@@ -331,12 +335,37 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
+def tanh_cost(shape=(1024, 64), repeats=200):
+    """ns per element of tanh: numba's ``np.tanh`` inside a kernel against NumPy's on an array."""
+    import numba
+
+    @numba.njit
+    def in_kernel(x):
+        np.tanh(x, x)
+
+    out = {}
+    for dtype in (np.float64, np.float32):
+        x = np.random.default_rng(0).normal(size=shape).astype(dtype)
+        for name, f in (("numba", in_kernel), ("numpy", lambda y: np.tanh(y, y))):
+            y = x.copy()
+            f(y)
+            best = float("inf")
+            for _ in range(repeats):
+                y[:] = x
+                t = time.perf_counter()
+                f(y)
+                best = min(best, time.perf_counter() - t)
+            out[(np.dtype(dtype).name, name)] = 1e9 * best / x.size
+    return out
+
+
 def main():
 
     configs = [(8, 128, 4, 4)] if ARGS.quick else [(1, 128, 4, 4), (8, 128, 4, 4), (32, 128, 4, 4)]
     iters = 1 if ARGS.quick else ARGS.iters
     rows = run(configs, iters, ARGS.threads)
-    print(f"PPO training throughput, Coin game (2 agents, obs 100, 4 actions), policy+value 2x64 tanh MLPs")
+    print(f"PPO training throughput, Coin game (2 agents, obs 100, 4 actions), policy+value 2x64 MLPs "
+          f"({ARGS.activation} in sharelib, tanh in the references)")
     print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, threads={ARGS.threads}, "
           f"{time.strftime('%Y-%m-%d')}; torch {rows[0]['torch_version'] or 'not installed'}; "
           f"best of {max(1, ARGS.repeats)} x {iters} iterations; load average {os.getloadavg()[0]:.1f}")
@@ -350,6 +379,9 @@ def main():
         vt32 = f"{r['ours32'] / r['torch']:8.1f}x" if r["torch"] else f"{'-':>9}"
         print(f"{r['E']:>6} {r['T']:>4} {r['minibatch']:>9} | {r['ours']:9.0f} {r['ours32']:9.0f} "
               f"{r['numpy']:9.0f} {tt} | {r['ours'] / r['numpy']:8.1f}x {vt} {vt32}")
+    cost = tanh_cost()
+    print("tanh, ns per element on a (1024, 64) array (best of 200): "
+          + ", ".join(f"{dt} {name} {v:.2f}" for (dt, name), v in cost.items()))
     return rows
 
 
