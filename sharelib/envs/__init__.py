@@ -7,6 +7,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 - :class:`TrustYourBrother`: D3C's Trust-Your-Brother predator-prey ring (Sec. 3.3).
 - :class:`Exchange`, :class:`CooperativeNavigation`, :class:`CooperativePredation`: the AS paper's
   Exchange, C. Navigation and C. Predation (Sec. 5.1; our readings of the sketched rules).
+- :class:`Jungle`: DGN's jungle, LToS's moral dilemma on a dynamic graph (Sec. 5.2).
 - :class:`Cleanup`, :class:`Harvest`: the sequential social dilemmas (:mod:`sharelib.envs.ssd`), on
   the grid engine of :mod:`sharelib.envs.gridworld`.
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
@@ -16,6 +17,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
 from .coin_game import CoinGame
 from .exchange import Exchange
+from .jungle import Jungle
 from .navigation import CooperativeNavigation
 from .predation import CooperativePredation
 from .prisoner_corridor import PrisonerCorridor
@@ -31,8 +33,9 @@ ENVIRONMENTS = {
     "exchange": Exchange,
     "cooperative_navigation": CooperativeNavigation,
     "cooperative_predation": CooperativePredation,
+    "jungle": Jungle,
 }
 
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
-           "CooperativePredation", "ENVIRONMENTS"]
+           "CooperativePredation", "Jungle", "ENVIRONMENTS"]
