@@ -124,3 +124,13 @@ def test_fixed_equal_sharing_cooperates_in_the_corridor_and_full_selfishness_def
         L = LToS(PrisonerCorridor(8), initial_selfishness=s, learn_weights=False, dqn_kw=kw, seed=1)
         out[s] = L.train(20_000, seed=1).final_return(0.2).mean()
     assert out[0.5] > 0.85 and out[0.999] < 0.6
+
+
+def test_run_corridor_returns_curves_and_names_bad_methods():
+    from sharelib.sharing.ltos_corridor import run_corridor
+    r = run_corridor("fixed_ltos", total_steps=2000, n_points=5, initial_selfishness=0.6)
+    assert r["returns"].shape == r["selfishness"].shape == (5,)
+    np.testing.assert_allclose(r["selfishness"], 0.6)
+    assert np.isfinite(r["final"]) and np.isfinite(r["eval"])
+    with pytest.raises(ValueError, match="method"):
+        run_corridor("qmix")
