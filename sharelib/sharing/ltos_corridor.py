@@ -26,11 +26,13 @@ METHODS = ("dqn", "fixed_ltos", "ltos")
 
 
 def run_corridor(method: str = "ltos", total_steps: int = 40_000, n_envs: int = 8, seed: int = 0,
-                 n_points: int = 40, initial_selfishness: float = 0.8, eval_episodes: int = 64) -> dict:
+                 n_points: int = 40, initial_selfishness: float = 0.8, w_noise: float = 0.3,
+                 eval_episodes: int = 64) -> dict:
     """Train ``method`` (one of :data:`METHODS`) on the corridor; returns ``steps`` (bin right
     edges), ``returns`` (average return per agent of the episodes ending in each bin),
     ``selfishness`` (mean ``w_ii`` in force per bin; 1 for DQN, which shares nothing), ``final``
-    (average over agents and the last 20% of training) and ``eval`` (greedy, after training)."""
+    (average over agents and the last 20% of training) and ``eval`` (greedy, after training).
+    ``initial_selfishness`` and ``w_noise`` (the high level's logit noise) are :class:`LToS`'s."""
     method = experiments.check_choice("method", method, METHODS)
     total_steps = experiments.check_int("total_steps", total_steps, min=1)
     n_envs = experiments.check_int("n_envs", n_envs, min=1)
@@ -49,7 +51,7 @@ def run_corridor(method: str = "ltos", total_steps: int = 40_000, n_envs: int = 
         selfish = np.ones(n_points)
     else:
         L = LToS(env, initial_selfishness=initial_selfishness, learn_weights=(method == "ltos"),
-                 dqn_kw=kw, seed=init_seed)
+                 w_noise=w_noise, dqn_kw=kw, seed=init_seed)
         res = L.train(total_steps, seed=train_seed)
         log = np.asarray(L.selfishness_log)  # one entry per training vector step
         vec = np.arange(1, len(log) + 1) * n_envs
