@@ -9,6 +9,8 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
   Exchange, C. Navigation and C. Predation (Sec. 5.1; our readings of the sketched rules).
 - :class:`Cleanup`, :class:`Harvest`: the sequential social dilemmas (:mod:`sharelib.envs.ssd`), on
   the grid engine of :mod:`sharelib.envs.gridworld`.
+- :class:`JobScheduling`, :class:`MatthewEffect`, :class:`ManufacturingPlant`: FEN's classic
+  discrete scenarios (:mod:`sharelib.envs.fen`) as FPF/LMF trains on them.
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
   ``pettingzoo``, a test dependency; imported lazily).
 """
@@ -16,6 +18,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
 from .coin_game import CoinGame
 from .exchange import Exchange
+from .fen import JobScheduling, ManufacturingPlant, MatthewEffect
 from .navigation import CooperativeNavigation
 from .predation import CooperativePredation
 from .prisoner_corridor import PrisonerCorridor
@@ -31,8 +34,12 @@ ENVIRONMENTS = {
     "exchange": Exchange,
     "cooperative_navigation": CooperativeNavigation,
     "cooperative_predation": CooperativePredation,
+    "job_scheduling": JobScheduling,
+    "matthew_effect": MatthewEffect,
+    "manufacturing_plant": ManufacturingPlant,
 }
 
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
-           "CooperativePredation", "ENVIRONMENTS"]
+           "CooperativePredation", "JobScheduling", "MatthewEffect", "ManufacturingPlant",
+           "ENVIRONMENTS"]
