@@ -10,6 +10,8 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 - :class:`Jungle`: DGN's jungle, LToS's moral dilemma on a dynamic graph (Sec. 5.2).
 - :class:`Cleanup`, :class:`Harvest`: the sequential social dilemmas (:mod:`sharelib.envs.ssd`), on
   the grid engine of :mod:`sharelib.envs.gridworld`.
+- :class:`JobScheduling`, :class:`MatthewEffect`, :class:`ManufacturingPlant`: FEN's classic
+  discrete scenarios (:mod:`sharelib.envs.fen`) as FPF/LMF trains on them.
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
   ``pettingzoo``, a test dependency; imported lazily).
 """
@@ -17,6 +19,7 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 from .base import BoxSpec, DiscreteSpec, MultiAgentEnv
 from .coin_game import CoinGame
 from .exchange import Exchange
+from .fen import JobScheduling, ManufacturingPlant, MatthewEffect
 from .jungle import Jungle
 from .navigation import CooperativeNavigation
 from .predation import CooperativePredation
@@ -34,8 +37,12 @@ ENVIRONMENTS = {
     "cooperative_navigation": CooperativeNavigation,
     "cooperative_predation": CooperativePredation,
     "jungle": Jungle,
+    "job_scheduling": JobScheduling,
+    "matthew_effect": MatthewEffect,
+    "manufacturing_plant": ManufacturingPlant,
 }
 
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
-           "CooperativePredation", "Jungle", "ENVIRONMENTS"]
+           "CooperativePredation", "Jungle", "JobScheduling", "MatthewEffect",
+           "ManufacturingPlant", "ENVIRONMENTS"]
