@@ -36,9 +36,10 @@ import numpy as np
 
 from .. import experiments as _ex
 from ..games.prisoners_dilemma import PrisonersDilemma, pd_losses_grads
-from .d3c import ZerothOrderD3C, init_mixing, mixed_own_grads, relative_attention
+from .d3c import ZerothOrderD3C, mixed_own_grads, relative_attention
 
-__all__ = ["ZerothOrderD3C", "RL_METHODS", "RL_ENVS", "d3c_defaults", "zeroth_order_game_run", "run_d3c_rl"]
+__all__ = ["ZerothOrderD3C", "RL_METHODS", "RL_ENVS", "FIGURES", "d3c_defaults", "zeroth_order_game_run", "run_d3c_rl",
+           "figure_experiment"]
 
 RL_METHODS = ("d3c", "selfish", "cooperative")
 RL_ENVS = ("trust_your_brother", "coin_game", "cleanup")
@@ -137,7 +138,9 @@ def run_d3c_rl(env: str = "trust_your_brother", learner: str = "reinforce", meth
 
     Returns a dict: ``steps`` (n_points,) bin right edges; ``returns`` (n_points, n) mean
     environment return of the episodes ending in each bin (before mixing); ``final`` (n,) mean
-    over the last 20% of iterations; ``A`` (n_points, n, n) mixing matrix (the un-perturbed
+    over the last 20% of iterations; ``rate`` (n_points, n) and ``final_rate`` (n,): the mean
+    environment reward per step times the episode length (an episode's return at the current
+    reward rate, defined in every bin, also when no episode ended in it); ``A`` (n_points, n, n) mixing matrix (the un-perturbed
     ``A``) at the end of each bin; ``attention`` (n_points, n) ``ln(A_ii / mean_j A_ij)``;
     ``coins`` (Coin game, (n_points, 2 agents, [own, other]) coins picked per bin); ``apples``
     and ``cleaned`` (Cleanup, (n_points, n) apples eaten (+1 rewards) and waste cells cleaned per
@@ -184,6 +187,7 @@ def run_d3c_rl(env: str = "trust_your_brother", learner: str = "reinforce", meth
     rets = np.full((K, n), np.nan)
     eps = np.zeros(K, np.int64)
     A_hist = np.empty((K, n, n))
+    rate = np.empty((K, n))
     coins = np.zeros((K, 2, 2)) if env == "coin_game" else None
     apples = np.zeros((K, n)) if env == "cleanup" else None
     cleaned = np.zeros((K, n)) if env == "cleanup" else None
@@ -197,6 +201,7 @@ def run_d3c_rl(env: str = "trust_your_brother", learner: str = "reinforce", meth
             cleaned[k], counter.count = counter.count, np.zeros(n)
             apples[k] = (ro.rewards >= E.apple_reward - 1e-9).sum(axis=(0, 1))
         M = zo.A_trial.copy() if zo is not None else fixed
+        rate[k] = ro.rewards.mean(axis=(0, 1)) * ep_len
         L.update(ro, rng)
         if zo is not None:
             mixed = np.tensordot(ro.rewards, M, axes=([2], [0]))  # (T, E, n): sum_j A~_ji r_j
@@ -217,14 +222,17 @@ def run_d3c_rl(env: str = "trust_your_brother", learner: str = "reinforce", meth
     k0 = min(K - 1, int(np.floor(K * 0.8)))
     final = ((w[k0:, None] * np.nan_to_num(rets[k0:])).sum(0) / w[k0:].sum()) if w[k0:].sum() > 0 \
         else np.full(n, np.nan)
-    out = dict(method=method, steps=edges[1:], returns=_bin(steps, rets, eps, edges), final=final,
-               A=A_bins, attention=relative_attention(A_bins), A_final=A_hist[-1].copy(),
-               updates=(zo.n_updates.copy() if zo is not None else np.zeros(n, np.int64)))
-
     def per_bin(x):
         o = np.zeros((n_points,) + x.shape[1:])
         np.add.at(o, idx, x)
         return o
+
+    with np.errstate(divide="ignore"):  # A = I (selfish): attention +inf
+        att = relative_attention(A_bins)
+    out = dict(method=method, steps=edges[1:], returns=_bin(steps, rets, eps, edges), final=final,
+               rate=per_bin(rate) / np.maximum(per_bin(np.ones(K)), 1)[:, None], final_rate=rate[k0:].mean(0),
+               A=A_bins, attention=att, A_final=A_hist[-1].copy(),
+               updates=(zo.n_updates.copy() if zo is not None else np.zeros(n, np.int64)))
 
     if coins is not None:
         out["coins"] = per_bin(coins)
@@ -251,6 +259,61 @@ class _CleaningCounter:
         return out
 
 
-def default_init(n: int) -> np.ndarray:
-    """The paper's initial mixing matrix (``A_ii = 0.99``, ``A_ij = 0.01 / (n - 1)``)."""
-    return init_mixing(n, 0.99)
+# ---------------------------------------------------------------------------------------------
+# Figures 7-9: presets and the sweeps behind them
+# ---------------------------------------------------------------------------------------------
+
+#: per figure: (environment, learner, methods, environment keywords)
+FIGURES = {
+    "fig7": ("trust_your_brother", "reinforce", ("selfish", "d3c"), {}),
+    "fig8": ("coin_game", "a2c", ("selfish", "d3c", "cooperative"), dict(size=5)),
+    "fig9": ("cleanup", "a2c", ("selfish", "d3c", "cooperative"), dict(n_agents=5)),
+}
+
+_COMMON = dict(n_envs=8, seed=0, n_points=40, d3c_lr=None, d3c_delta=None, coin_self_weight=0.99)
+_ex.register_presets(
+    "d3c.rl",
+    quick=dict(tyb_steps=20_000, tyb_runs=2, coin_steps=10_000, coin_runs=1, cleanup_steps=3_000, cleanup_runs=1,
+               **dict(_COMMON, n_points=10)),
+    reduced=dict(tyb_steps=200_000, tyb_runs=10, coin_steps=300_000, coin_runs=3, cleanup_steps=100_000,
+                 cleanup_runs=2, **_COMMON),
+    paper=dict(tyb_steps=500_000, tyb_runs=1000, coin_steps=3_000_000, coin_runs=10, cleanup_steps=10_000_000,
+               cleanup_runs=10, **_COMMON),
+)
+
+
+def _figure_point(figure: str, method: str, total_steps: int, n_envs: int, n_points: int, d3c_kw: dict,
+                  seed: int) -> dict:
+    env, learner, _methods, env_kw = FIGURES[figure]
+    return run_d3c_rl(env, learner, method, total_steps=total_steps, n_envs=n_envs, seed=seed, n_points=n_points,
+                      d3c_kw=d3c_kw, env_kw=env_kw)
+
+
+def figure_experiment(figure: str, P: dict, *, methods=None, runs: int | None = None, n_jobs: int = 1,
+                      progress: bool = False) -> dict:
+    """Every method of Fig. 7, 8 or 9 over ``P``'s runs: ``{method: [run_d3c_rl result, ...]}``.
+
+    ``P`` is the resolved ``d3c.rl`` preset (``tyb_* / coin_* / cleanup_*`` steps and runs,
+    ``n_envs``, ``n_points``, ``seed``, optional ``d3c_lr`` / ``d3c_delta`` overrides of
+    :func:`d3c_defaults`, ``coin_self_weight``: A_ii at the start in the Coin game, 0.99 in
+    Algorithm 1's default, 0.9 in the paper's Fig. 8b-d run).
+    """
+    _ex.check_choice("figure", figure, FIGURES)
+    env, _learner, all_methods, _kw = FIGURES[figure]
+    key = {"trust_your_brother": "tyb", "coin_game": "coin", "cleanup": "cleanup"}[env]
+    methods = all_methods if methods is None else tuple(_ex.check_choice("method", m, all_methods) for m in methods)
+    d3c_kw = {}
+    if P.get("d3c_lr") is not None:
+        d3c_kw["lr"] = P["d3c_lr"]
+    if P.get("d3c_delta") is not None:
+        d3c_kw["delta"] = P["d3c_delta"]
+    if env == "coin_game":
+        d3c_kw["self_weight"] = P["coin_self_weight"]
+    grid = [dict(figure=figure, method=m, total_steps=P[f"{key}_steps"], n_envs=P["n_envs"],
+                 n_points=P["n_points"], d3c_kw=d3c_kw) for m in methods]
+    pts = _ex.sweep(_figure_point, grid, runs=P[f"{key}_runs"] if runs is None else runs, seed=P["seed"],
+                    backend="serial" if n_jobs == 1 else "processes", n_jobs=n_jobs, progress=progress)
+    out = {m: [] for m in methods}
+    for p in pts:
+        out[p.params["method"]].append(p.value)
+    return out
