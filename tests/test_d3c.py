@@ -296,3 +296,45 @@ def test_zeroth_order_reproducible():
         a.report(g)
         b.report(g)
     np.testing.assert_array_equal(a.A, b.A)
+
+
+def test_equilibria_of_the_mixed_braess_game_under_symmetric_mixing():
+    from sharelib.games import paper_network
+
+    net = paper_network(True)
+    eq = d3c.mixed_braess_equilibria(net, [1.0, 0.99, 0.5, 0.25])
+    # selfish: Braess's all-SABE 80/65; halfway: one SAE, one SBE, two SABE (270/260); fully cooperative: the optimum
+    assert eq["classes"][0] == [(0, 0, 4)] and eq["worst"][0] == pytest.approx(80 / 65)
+    assert eq["classes"][1] == [(0, 0, 4)]
+    assert eq["classes"][2] == [(1, 1, 2)] and eq["worst"][2] == pytest.approx(270 / 260)
+    assert eq["classes"][3] == [(2, 2, 0)] and eq["best"][3] == pytest.approx(1.0)
+    # with A = I the mixed game is the original one
+    assert sorted(t for t, _ in net.pure_nash(np.eye(4))) == sorted(t for t, _ in net.pure_nash())
+    with pytest.raises(ValueError, match="mixing"):
+        net.pure_nash(np.full((4, 4), 0.5))
+    with pytest.raises(ValueError, match="self_weights"):
+        d3c.mixed_braess_equilibria(net, [1.5])
+
+
+def test_mixed_equilibria_use_the_columns_of_A():
+    # driver 0 takes over driver 1's commute entirely (row 1 = e_0: f^A_0 = f_0 + f_1, f^A_1 = 0), so
+    # driver 1 is indifferent and every equilibrium must be optimal for the pair (0, 1) given the others
+    from sharelib.games import paper_network
+
+    net = paper_network(True)
+    A = np.eye(4)
+    A[1] = [1.0, 0.0, 0.0, 0.0]
+    for _, prof in net.pure_nash(A):
+        costs = net.pure_costs(prof)
+        for r in range(net.n_routes):
+            dev = prof.copy()
+            dev[0] = r
+            assert net.pure_costs(dev)[:2].sum() >= costs[:2].sum() - 1e-9
+    # and the mixing changes the equilibria (all-SABE is the only one without it)
+    assert {tuple(p) for _, p in net.pure_nash(A)} != {tuple(p) for _, p in net.pure_nash()}
+
+
+def test_self_weight_from_attention_inverts_relative_attention():
+    A = d3c.symmetric_mixing(5, 0.7)
+    np.testing.assert_allclose(d3c.self_weight_from_attention(d3c.relative_attention(A), 5), 0.7)
+    np.testing.assert_allclose(np.diag(d3c.symmetric_mixing(3, 1 / 3)), 1 / 3)

@@ -249,26 +249,29 @@ class BraessNetwork:
                 best, arg = tot, prof
         return float(best), np.array(arg)
 
-    def pure_nash(self):
+    def pure_nash(self, mixing=None):
         """All pure Nash equilibria as a list of ``(total, profile)``, found by enumeration.
 
-        A congestion game is a potential game, so at least one pure equilibrium exists.
+        ``mixing`` (n, n), optional: a right-stochastic mixing matrix ``A``; the equilibria are
+        then those of the *mixed* game in which driver i minimises ``f^A_i = sum_j A_ji f_j``
+        (D3C's Eq. 1); ``total`` is always the sum of the drivers' own commutes. Without
+        ``mixing`` (``A = I``) a congestion game is a potential game, so at least one pure
+        equilibrium exists; a mixed game may have none.
         """
-        inc = self.incidence
+        n, R = self.n_drivers, self.n_routes
+        A = np.eye(n) if mixing is None else np.asarray(mixing, dtype=np.float64)
+        if A.shape != (n, n) or not np.all(np.isfinite(A)) or np.any(A < 0) or not np.allclose(A.sum(1), 1.0):
+            raise ValueError(f"mixing must be a ({n}, {n}) matrix with non-negative rows summing to 1")
+        profiles = np.array(list(self._profiles()), dtype=np.int64)  # row k is profile number k in base R
+        costs = np.array([self.pure_costs(p) for p in profiles])
+        mixed = costs @ A  # mixed[k, i] = sum_j A_ji costs[k, j]
+        place = R ** np.arange(n - 1, -1, -1)
         out = []
-        for prof in self._profiles():
-            prof = np.array(prof)
-            costs = self.pure_costs(prof)
-            counts = inc[prof].sum(axis=0)
-            ok = True
-            for i in range(self.n_drivers):
-                others = counts - inc[prof[i]]
-                alt = inc @ (self.slope * (others + 1) + self.intercept)
-                if alt.min() < costs[i] - 1e-9:
-                    ok = False
-                    break
-            if ok:
-                out.append((float(costs.sum()), prof))
+        for k, prof in enumerate(profiles):
+            # every unilateral deviation of driver i to route r is profile k + (r - prof_i) R^(n-1-i)
+            dev = k + (np.arange(R)[None, :] - prof[:, None]) * place[:, None]
+            if np.all(mixed[dev, np.arange(n)[:, None]] >= mixed[k][:, None] - 1e-9):
+                out.append((float(costs[k].sum()), prof))
         return out
 
     def summary(self):

@@ -62,6 +62,9 @@ __all__ = [
     "local_poa_bound",
     "egalitarian_poa_bound",
     "relative_attention",
+    "symmetric_mixing",
+    "self_weight_from_attention",
+    "mixed_braess_equilibria",
     "ZerothOrderD3C",
     "RunResult",
     "run_game",
@@ -752,6 +755,49 @@ def braess_sensitivity(P: dict, lr_As=(0.01, 0.03, 0.1, 0.3), epss=(0.0, 10.0), 
                 rows.append(dict(target=target, eps=eps, lr_A=lr_A, mean=float(ratio.mean()), std=float(ratio.std()),
                                  longest=float(np.median(r.longest[:, -1]))))
     return rows
+
+
+def symmetric_mixing(n: int, self_weight: float) -> np.ndarray:
+    """``A_ii = self_weight``, ``A_ij = (1 - self_weight) / (n - 1)``; 1/n is full cooperation, 1 is ``A = I``."""
+    n = _ex.check_int("n", n, min=2)
+    self_weight = _ex.check_float("self_weight", self_weight, min=0.0, max=1.0)
+    A = np.full((n, n), (1.0 - self_weight) / (n - 1))
+    np.fill_diagonal(A, self_weight)
+    return A
+
+
+def self_weight_from_attention(attention, n: int) -> np.ndarray:
+    """The self-weight ``A_ii`` of a row whose off-diagonal entries are equal, from its relative
+    attention ``a = ln(A_ii / mean_{j != i} A_ij)``: ``A_ii = e^a / (e^a + n - 1)`` (exact for equal
+    off-diagonals, the mean-weight reading otherwise)."""
+    n = _ex.check_int("n", n, min=2)
+    e = np.exp(np.asarray(attention, dtype=np.float64))
+    return e / (e + n - 1)
+
+
+def mixed_braess_equilibria(net: BraessNetwork, self_weights) -> dict:
+    """Pure Nash equilibria of the mixed Braess game under :func:`symmetric_mixing` (why Fig. 3b's
+    D3C stops above 1).
+
+    For each self-weight ``s`` the drivers minimise ``f^A_i = sum_j A_ji f_j`` (Eq. 1) with
+    ``A = symmetric_mixing(n, s)``; the pure equilibria come from enumerating the ``R^n``
+    profiles (:meth:`BraessNetwork.pure_nash` with ``mixing``). Returns ``self_weight`` (S,),
+    ``best`` and ``worst`` (S,): the smallest and largest total commute of an equilibrium over the
+    optimal total (NaN where none exists), and ``classes``: per ``s`` the sorted route counts
+    ``(drivers on route 0, 1, ...)`` of its equilibria.
+    """
+    s = np.asarray(self_weights, dtype=np.float64).ravel()
+    if s.size == 0 or not np.all((s >= 0) & (s <= 1)):
+        raise ValueError("self_weights must be a non-empty sequence of numbers in [0, 1]")
+    opt = net.optimum()[0]
+    best, worst, classes = np.full(s.size, np.nan), np.full(s.size, np.nan), []
+    for k, w in enumerate(s):
+        eq = net.pure_nash(symmetric_mixing(net.n_drivers, w))
+        if eq:
+            totals = [t for t, _ in eq]
+            best[k], worst[k] = min(totals) / opt, max(totals) / opt
+        classes.append(sorted({tuple(int(c) for c in np.bincount(p, minlength=net.n_routes)) for _, p in eq}))
+    return dict(self_weight=s, best=best, worst=worst, classes=classes)
 
 
 def random_braess_experiment(P: dict) -> dict:
