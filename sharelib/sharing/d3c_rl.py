@@ -275,8 +275,10 @@ _ex.register_presets(
     "d3c.rl",
     quick=dict(tyb_steps=20_000, tyb_runs=2, coin_steps=10_000, coin_runs=1, cleanup_steps=3_000, cleanup_runs=1,
                **dict(_COMMON, n_points=10)),
-    reduced=dict(tyb_steps=200_000, tyb_runs=10, coin_steps=300_000, coin_runs=3, cleanup_steps=100_000,
-                 cleanup_runs=2, **_COMMON),
+    # about 45 min on one core (2026-12-05): Fig. 7 at the paper's length with 10% of its runs; Figs. 8-9 with
+    # 5 and 3 of the paper's 10 runs and 1M steps each (the paper's lengths are not in our copy)
+    reduced=dict(tyb_steps=500_000, tyb_runs=100, coin_steps=1_000_000, coin_runs=5, cleanup_steps=1_000_000,
+                 cleanup_runs=3, **_COMMON),
     paper=dict(tyb_steps=500_000, tyb_runs=1000, coin_steps=3_000_000, coin_runs=10, cleanup_steps=10_000_000,
                cleanup_runs=10, **_COMMON),
 )
