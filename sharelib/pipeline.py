@@ -49,9 +49,11 @@ class NotebookFailure:
     error: str
     seconds: float = 0.0
     traceback: list = field(default_factory=list)
+    executed: str = ""  # the executed copy, with the traceback in the failing cell's output
 
     def __str__(self) -> str:
-        return f"{self.notebook.relpath}: failed at {self.cell}: {self.error}"
+        where = f" (executed copy with the traceback: {self.executed})" if self.executed else ""
+        return f"{self.notebook.relpath}: failed at {self.cell}: {self.error}{where}"
 
 
 def find_notebooks(root: Path | None = None) -> list[Notebook]:
@@ -110,6 +112,28 @@ def _source_cell(source_nb: Path, index: int, source: str) -> str:
     return f"cell {index - shift + 1} ({first_line[:60]!r})"
 
 
+def _kernel_manager_class():
+    """The kernel manager papermill starts kernels with: IPC transport on POSIX systems.
+
+    Over the default TCP transport, ipykernel warns "Kernel is running over TCP without
+    encryption" for every notebook, which a user reads as a security problem. Kernels started
+    here only talk to this process, so Unix-domain sockets (in Jupyter's private runtime
+    directory) are both the quieter and the tighter choice; Windows has no IPC transport and
+    keeps TCP.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    if os.name != "posix":
+        return AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def _execute(notebook: Notebook, root: str, out_dir: str, preset: str, progress: bool):
     """Run one notebook with papermill (in a worker process); return None or a NotebookFailure."""
     import papermill
@@ -123,13 +147,15 @@ def _execute(notebook: Notebook, root: str, out_dir: str, preset: str, progress:
         papermill.execute_notebook(
             str(src), str(dst), parameters={"preset": preset}, cwd=str(src.parent),
             progress_bar=progress, log_output=False, request_save_on_cell_execute=False,
-            execution_timeout=CELL_TIMEOUT_S,
+            execution_timeout=CELL_TIMEOUT_S, kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
         return NotebookFailure(notebook, _source_cell(src, exc.cell_index, exc.source),
-                               f"{exc.ename}: {exc.evalue}", time.time() - start, list(exc.traceback))
+                               f"{exc.ename}: {exc.evalue}", time.time() - start, list(exc.traceback),
+                               str(dst) if dst.exists() else "")
     except Exception as exc:  # noqa: BLE001 - kernel death, missing kernel, bad JSON...
-        return NotebookFailure(notebook, "before the first cell", f"{type(exc).__name__}: {exc}", time.time() - start)
+        return NotebookFailure(notebook, "before the first cell", f"{type(exc).__name__}: {exc}", time.time() - start,
+                               executed=str(dst) if dst.exists() else "")
     return time.time() - start
 
 
@@ -164,9 +190,17 @@ def reproduce(
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(selected))) as pool:
         futures = {pool.submit(_execute, nb, str(root), str(out_dir), preset, per_cell_progress): nb
                    for nb in selected}
+        pending = list(selected)  # the pool takes them in order: the first `jobs` pending are running
+
+        def show_running():
+            bar.set_postfix_str("running " + ", ".join(nb.relpath for nb in pending[:jobs]) if pending else "")
+
+        show_running()
         for fut in cf.as_completed(futures):
             nb = futures[fut]
             outcome = fut.result()
+            pending.remove(nb)
+            show_running()
             if isinstance(outcome, NotebookFailure):
                 failures.append(outcome)
                 bar.write(f"FAILED {outcome} ({outcome.seconds:.0f} s)", file=stream)

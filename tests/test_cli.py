@@ -60,6 +60,21 @@ def test_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
     assert (root / "demo" / "ran-paper").exists() and (root / "demo" / "ran3-paper").exists(), "preset injected"
     executed = tmp_path / "build" / "notebooks" / "paper" / "demo" / "01_good.ipynb"
     assert executed.exists()
+    failed_copy = tmp_path / "build" / "notebooks" / "paper" / "demo" / "02_bad.ipynb"
+    assert f"executed copy with the traceback: {failed_copy}" in out.stderr
+    assert "boom in cell two" in failed_copy.read_text()
+
+
+def test_reproduce_output_has_no_kernel_transport_warning(tmp_path):
+    """ipykernel warns "Kernel is running over TCP without encryption" on every TCP kernel; the
+    pipeline starts its kernels over IPC, so a user never sees it (issue: clean output)."""
+    root = tmp_path / "notebooks"
+    _notebook(root / "demo" / "01_good.ipynb", "print('hello from the kernel')")
+    out = run("reproduce", "--paper", "demo", env={"SHARELIB_NOTEBOOKS_DIR": str(root)})
+    assert out.returncode == 0, out.stderr
+    assert "1 of 1 notebooks ran" in out.stderr
+    assert "TCP" not in out.stderr + out.stdout
+    assert "WARNING" not in out.stderr + out.stdout
 
 
 def test_reproduce_overview_writes_figures_and_manifest(tmp_path):
