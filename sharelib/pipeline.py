@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,9 +127,18 @@ def _kernel_manager_class():
     if os.name != "posix":
         return AsyncKernelManager
 
+    from jupyter_core.paths import jupyter_runtime_dir
+
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
+            # jupyter_client's default socket prefix is "kernel-ipc" in the working directory and
+            # it picks free names by testing for existence, so kernels started at the same time
+            # by parallel workers (--jobs) took the same sockets and hung. A unique absolute
+            # prefix per kernel removes the race.
+            runtime = Path(jupyter_runtime_dir())
+            runtime.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("ip", str(runtime / f"sharelib-{os.getpid()}-{uuid.uuid4().hex[:12]}-ipc"))
             super().__init__(**kwargs)
 
     return IPCKernelManager
