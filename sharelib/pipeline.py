@@ -138,7 +138,7 @@ def _kernel_manager_class():
             # prefix per kernel removes the race.
             runtime = Path(jupyter_runtime_dir())
             runtime.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("ip", str(runtime / f"sharelib-{os.getpid()}-{uuid.uuid4().hex[:12]}-ipc"))
+            kwargs.setdefault("ip", str(runtime / f"sharelib-{uuid.uuid4().hex}-ipc"))
             super().__init__(**kwargs)
 
     return IPCKernelManager
