@@ -1,10 +1,11 @@
-"""Command line: ``python -m sharelib list`` and ``python -m sharelib reproduce``.
+"""Command line: ``python -m sharelib list``, ``python -m sharelib reproduce`` and ``python -m sharelib site``.
 
 Examples::
 
     python -m sharelib list
     python -m sharelib reproduce --preset quick
     python -m sharelib reproduce --paper ce_dos d3c --preset paper --jobs 2
+    python -m sharelib site --preset paper --out build/site
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_site(args) -> int:
+    from . import site
+
+    try:
+        site.build_site(preset=args.preset, out=args.out, papers=args.paper)
+    except site.SiteBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sharelib", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"sharelib {__version__}")
@@ -51,6 +63,13 @@ def main(argv=None) -> int:
     p_rep.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESET_NAMES)} (default: quick)")
     p_rep.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default: 1)")
     p_rep.set_defaults(func=_cmd_reproduce)
+
+    p_site = sub.add_parser("site", help="build a static website of the executed notebooks (Jupyter Book 2)")
+    p_site.add_argument("--preset", default="paper",
+                        help="whose executed notebooks (build/notebooks/<preset>/): quick, paper or reduced (default: paper)")
+    p_site.add_argument("--out", default="build/site", help="output folder of the static HTML (default: build/site)")
+    p_site.add_argument("--paper", nargs="+", metavar="NAME", help="only these papers (default: every executed notebook)")
+    p_site.set_defaults(func=_cmd_site)
 
     args = parser.parse_args(argv)
     try:
