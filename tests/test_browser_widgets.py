@@ -11,6 +11,7 @@ the test's temporary folder, and its path is in the failure message.
 Needs ``playwright`` (the ``browser`` extra) and a Chromium: Debian's ``chromium`` package
 (``apt-get install -y chromium``) or Playwright's own (``python -m playwright install chromium``).
 Without them the test skips and says so. Select or deselect it with ``-m browser``.
+``SHARELIB_WIDGET_SCREENSHOTS=<folder>`` keeps a picture of each widget after its second move.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     # No autosave; every cell in the DOM (JupyterLab 4 renders only visible cells by default);
-    # no news pop-up over the widgets.
+    # the notebook's kernel without a "Select Kernel" dialog; no news pop-up over the widgets.
     for plugin, setting in [("docmanager-extension/plugin", '{"autosave": false}'),
-                            ("notebook-extension/tracker", '{"windowingMode": "none"}'),
+                            ("notebook-extension/tracker", '{"windowingMode": "none", "autoStartDefaultKernel": true}'),
                             ("apputils-extension/notification", '{"fetchNews": "false"}')]:
         folder, name = plugin.split("/")
         path = root / "lab-settings" / "@jupyterlab" / folder / f"{name}.jupyterlab-settings"
@@ -166,10 +167,22 @@ def _wait_for_change(container, previous: str, what: str):
     raise AssertionError(f"moving the {what} did not change the widget's output within {REDRAW_TIMEOUT_S} s")
 
 
+def _menu(page, menu: str, item: str):
+    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
 def _run_all(page, timeout_s: float):
-    """Run all cells from JupyterLab's Run menu and wait until every code cell has an execution count."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    """Clear the saved outputs, run all cells, wait until every code cell has an execution count.
+
+    Clearing first matters: the committed notebooks carry execution counts and outputs, which
+    would satisfy the wait before anything ran.
+    """
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+        ".every(p => !/\\[\\d+\\]/.test(p.innerText))", timeout=30_000, polling=250)
+    _menu(page, "Run", "Run All Cells")
     page.wait_for_function(
         """() => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
@@ -186,7 +199,9 @@ def test_widgets_render_and_respond_in_jupyterlab(lab, relpath):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     shot = root / "screenshots" / (relpath.replace("/", "__") + ".png")
     try:
-        page.goto(f"{url}/lab/tree/{relpath}", wait_until="domcontentloaded")
+        # A workspace of its own, reset: else JupyterLab restores the tabs of the notebooks before.
+        workspace = relpath.replace("/", "-").removesuffix(".ipynb")
+        page.goto(f"{url}/lab/workspaces/{workspace}/tree/{relpath}?reset", wait_until="domcontentloaded")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
         page.wait_for_function(
             "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle'",
@@ -208,6 +223,10 @@ def test_widgets_render_and_respond_in_jupyterlab(lab, relpath):
         first = _wait_for_change(widget, before, what)
         what = _move(widget, page, 2)
         _wait_for_change(widget, first, what)
+        keep = os.environ.get("SHARELIB_WIDGET_SCREENSHOTS")
+        if keep:  # how figures/readme/widget.png was made
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            widget.screenshot(path=str(Path(keep) / (relpath.replace("/", "__") + ".png")))
     except Exception as exc:
         shot.parent.mkdir(parents=True, exist_ok=True)
         try:
