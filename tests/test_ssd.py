@@ -316,6 +316,53 @@ def test_without_fire_the_actions_are_renumbered():
     assert Harvest(fire=False).n_actions == 7
 
 
+def test_without_rotation_agents_face_up_for_good_and_moves_are_absolute():
+    env = Cleanup(n_envs=3, n_agents=3, map="lio_10x10",
+                  obs="grid", fire=False, rotation=False, waste_spawn_prob=0.0, apple_respawn_prob=0.0)
+    assert env.action_names == ("move_left", "move_right", "move_up", "move_down", "stay", "clean")
+    rng = np.random.default_rng(0)
+    env.reset(5)
+    for _ in range(40):  # random play: nobody ever turns, on reset or by acting
+        assert (env.orientations == UP).all()
+        env.step(rng.integers(0, env.n_actions, size=(3, 3)))
+    assert (env.orientations == UP).all()
+    one = Cleanup(n_agents=1, map=CLEAN_MAP, obs="grid", fire=False, rotation=False,
+                  waste_spawn_prob=0.0, apple_respawn_prob=0.0)
+    one.reset(0)
+    one.set_state([[1, 6]], [UP])
+    step(one, one.action_names.index("move_down"))  # facing up, "down" is south
+    assert one.positions[0, 0].tolist() == [2, 6]
+    step(one, one.action_names.index("move_left"))  # and "left" is west
+    assert one.positions[0, 0].tolist() == [2, 5]
+    assert "rotation" in one.params() and one.params()["rotation"] is False
+    with pytest.raises(ValueError, match="rotation"):
+        Cleanup(rotation="no")
+
+
+@pytest.mark.parametrize("map, n, view, respawn, depletion", [("lio_10x10", 3, 7, 0.3, 0.4),
+                                                               ("lio_7x7", 2, 4, 0.5, 0.6)])
+def test_lio_restricted_cleanup_has_lios_settings(map, n, view, respawn, depletion):
+    env = Cleanup.lio(n_envs=2, map=map)
+    p = env.params()
+    assert (env.n_agents, env.view_radius, env.max_steps) == (n, view, 50)
+    assert (p["apple_respawn_prob"], p["depletion"], p["restoration"], p["waste_spawn_prob"]) == \
+        (respawn, depletion, 0.0, 0.5)
+    assert not env.fire and not env.rotation and env.clean_cost == 0.0 and env.obs == "grid"
+    assert env.obs_dim == (2 * view + 1) ** 2 and env.n_actions == 6
+    assert (env.height, env.width) == ((10, 10) if map == "lio_10x10" else (7, 7))
+    obs = env.reset(1)
+    assert obs.shape == (2, n, env.obs_dim)
+    total = np.zeros((2, n))
+    rng = np.random.default_rng(1)
+    for t in range(50):
+        obs, r, done = env.step(rng.integers(0, 6, size=(2, n)))
+        total += r
+    assert done.all()  # 50-step episodes
+    assert Cleanup.lio(map=map, max_steps=7).max_steps == 7  # overrides pass through
+    with pytest.raises(ValueError, match="map"):
+        Cleanup.lio(map="canonical")
+
+
 # ------------------------------------------------------------------------------------------------
 # observations
 # ------------------------------------------------------------------------------------------------

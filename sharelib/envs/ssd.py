@@ -40,6 +40,9 @@ Harvest's constants are the same in both. With ``map="as"`` the episode is 100 s
 Maps
 ----
 ``map="canonical"``: the SSD maps, Cleanup 25x18 (10 spawn points) and Harvest 16x38 (20).
+``map="lio_10x10"`` and ``"lio_7x7"``: LIO's small Cleanup maps (3 and 2 agents), used by
+:meth:`Cleanup.lio` with LIO's constants (no rotation: ``rotation=False`` fixes every agent facing
+up and removes the turn actions).
 ``map="as"``: the 11x18 Cleanup and 7x38 Harvest sizes of the AS paper (Sec. 5.1). No public copy
 of those maps exists; **ours** are designed from the canonical ones: the Cleanup map keeps the
 river on the left (initial waste density 23/49 = 0.469, canonical 56/119 = 0.471), the stream rows
@@ -138,6 +141,28 @@ CLEANUP_MAPS = {
         "@RRRR   P    BBBB@",
         "@@@@@@@@@@@@@@@@@@",
     ],
+    # LIO's small maps (Yang et al. 2020, env/maps.py; notes section 3.4): 3 and 2 agents
+    "lio_10x10": [
+        "@@@@@@@@@@",
+        "@HH   P B@",
+        "@RR    BB@",
+        "@HH     B@",
+        "@RR    BB@",
+        "@HH P   B@",
+        "@RR    BB@",
+        "@HH     B@",
+        "@RRP   BB@",
+        "@@@@@@@@@@",
+    ],
+    "lio_7x7": [
+        "@@@@@@@",
+        "@H  PB@",
+        "@H   B@",
+        "@    B@",
+        "@    B@",
+        "@ P  B@",
+        "@@@@@@@",
+    ],
 }
 
 HARVEST_MAPS = {
@@ -194,7 +219,8 @@ _RENDER_AGENTS = _r.AGENT_COLORS + ((255, 127, 14), (140, 86, 75), (227, 119, 19
 
 # indices of the parameter vector P
 (_GAME, _MAX_STEPS, _APPLE_R, _FIRE_COST, _HIT_PEN, _CLEAN_COST, _BEAM_LEN, _DEPL, _REST, _APPLE_P,
- _WASTE_P, _SP0, _SP1, _SP2, _SP3, _SHOW_BEAMS, _BEAM_RANDOM, _TAG, _VIEW, _RGB, _NP, _NA, _NR) = range(23)
+ _WASTE_P, _SP0, _SP1, _SP2, _SP3, _SHOW_BEAMS, _BEAM_RANDOM, _TAG, _VIEW, _RGB, _NP, _NA, _NR,
+ _FIXED_ORI) = range(24)
 _HARVEST, _CLEANUP = 0, 1
 # columns of the per-agent int state A (E, n, 8)
 _ROW, _COL, _ORI, _ALIVE, _TIMER, _CLEANED, _HITS, _TAGGED = range(8)
@@ -291,7 +317,7 @@ def _reset_one(e, rng, I, G, A, pts, work, init_cells, P):
         A[e, i, _COL] = p % W
         occ[e, p // W, p % W] = i
     for i in range(n):
-        A[e, i, _ORI] = rng_integer(rng, e, 4)
+        A[e, i, _ORI] = 0 if P[_FIXED_ORI] > 0 else rng_integer(rng, e, 4)
         A[e, i, _ALIVE] = 1
         A[e, i, _TIMER] = 0
         A[e, i, _HITS] = 0
@@ -343,7 +369,7 @@ def _respawn(e, rng, G, A, pts, P):
                     occ[e, r, c] = i
                     break
                 j -= 1
-        A[e, i, _ORI] = rng_integer(rng, e, 4)
+        A[e, i, _ORI] = 0 if P[_FIXED_ORI] > 0 else rng_integer(rng, e, 4)
         A[e, i, _ALIVE] = 1
 
 
@@ -422,7 +448,7 @@ class _SSD(MultiAgentEnv):
     int_state_cols = 1
 
     def _init_common(self, n_envs, n_agents, map, variant, obs, max_steps, view_radius, show_beams,
-                     tag_timeout, fire, apple_reward, fire_cost, hit_penalty, clean_cost, beam_length):
+                     tag_timeout, fire, rotation, apple_reward, fire_cost, hit_penalty, clean_cost, beam_length):
         from sharelib.experiments import check_bool, check_choice, check_float, check_int
 
         self.variant = check_choice("variant", variant, VARIANTS)
@@ -442,6 +468,7 @@ class _SSD(MultiAgentEnv):
         self.n_agents = check_int("n_agents", n_agents, min=1, max=self.n_spawn_points)
         self.obs = check_choice("obs", obs, ("rgb", "grid"))
         self.fire = check_bool("fire", fire)
+        self.rotation = check_bool("rotation", rotation)
         if max_steps is None:
             max_steps = 100 if (self.variant == "fpf_lmf" or self.map_name == "as") else 1000
         self.max_steps = check_int("max_steps", max_steps, min=1)
@@ -457,6 +484,8 @@ class _SSD(MultiAgentEnv):
         names = CLEANUP_ACTIONS if self._game == _CLEANUP else HARVEST_ACTIONS
         if not self.fire:
             names = tuple(a for a in names if a != "fire")
+        if not self.rotation:  # LIO's Cleanup: no turns, every agent faces up, moves are absolute
+            names = tuple(a for a in names if not a.startswith("turn_"))
         self.action_names = names
         self.n_actions = len(names)
         self._act_map = np.array([CLEANUP_ACTIONS.index(a) for a in names], dtype=np.int64)
@@ -476,7 +505,8 @@ class _SSD(MultiAgentEnv):
         p = dict(n_agents=self.n_agents, map=self.map_name if self.map_name != "custom" else self.map_rows,
                  variant=self.variant, obs=self.obs, max_steps=self.max_steps,
                  view_radius=self.view_radius, show_beams=self.show_beams,
-                 tag_timeout=self.tag_timeout, fire=self.fire, apple_reward=self.apple_reward,
+                 tag_timeout=self.tag_timeout, fire=self.fire, rotation=self.rotation,
+                 apple_reward=self.apple_reward,
                  fire_cost=self.fire_cost, hit_penalty=self.hit_penalty,
                  beam_length=self.beam_length)
         if self._game == _CLEANUP:
@@ -500,7 +530,7 @@ class _SSD(MultiAgentEnv):
         self._colors = np.concatenate([SSD_PALETTE, SSD_AGENT_RGB]).astype(np.uint8)
         c = self._constants()
         sp = c.get("spawn_probs", (0.0, 0.0, 0.0, 0.0))
-        P = np.zeros(23, dtype=np.float64)
+        P = np.zeros(24, dtype=np.float64)
         P[_GAME] = self._game
         P[_MAX_STEPS] = self.max_steps
         P[_APPLE_R], P[_FIRE_COST], P[_HIT_PEN] = self.apple_reward, self.fire_cost, self.hit_penalty
@@ -516,6 +546,7 @@ class _SSD(MultiAgentEnv):
         P[_VIEW] = self.view_radius
         P[_RGB] = self.obs == "rgb"
         P[_NP], P[_NA], P[_NR] = self.n_spawn_points, self._apple_cells.size, self._river_cells.size
+        P[_FIXED_ORI] = not self.rotation
         self._P = P
 
     # -- kernels -----------------------------------------------------------------------------------
@@ -664,9 +695,9 @@ class Cleanup(_SSD):
         Copies stepped together.
     n_agents : int
         Agents, at most the map's spawn points (canonical map: 10, ``"as"``: 8). Default 5.
-    map : {"canonical", "as"} or list of str
-        The SSD 25x18 map, our 11x18 map of the AS paper's size, or ASCII rows (characters
-        ``@ P B H R S`` and space).
+    map : {"canonical", "as", "lio_10x10", "lio_7x7"} or list of str
+        The SSD 25x18 map, our 11x18 map of the AS paper's size, LIO's two small maps (3 and 2
+        spawn points; see :meth:`lio`), or ASCII rows (characters ``@ P B H R S`` and space).
     variant : {"canonical", "fpf_lmf"}
         Rules and constants of the SSD code, or of the older copy FPF/LMF trained on (module doc).
     obs : {"rgb", "grid"}
@@ -683,6 +714,9 @@ class Cleanup(_SSD):
     fire : bool
         Whether the FIRE action exists (the contracts code that AS builds on disables it; then the
         actions are 0-6 as listed and 7 = clean).
+    rotation : bool
+        Whether the turn actions exist. False (LIO's Cleanup): every agent faces up for good, so
+        the moves are absolute and beams go up.
     depletion, restoration, apple_respawn_prob, waste_spawn_prob : float or None
         Spawn constants; None: per variant.
     apple_reward, fire_cost, hit_penalty, clean_cost : float
@@ -699,15 +733,15 @@ class Cleanup(_SSD):
     def __init__(self, n_envs: int = 1, n_agents: int = 5, map="canonical", variant: str = "canonical",
                  obs: str = "rgb", max_steps: int | None = None, view_radius: int = 7,
                  show_beams: bool | None = None, tag_timeout: int = 0, fire: bool = True,
-                 depletion: float | None = None, restoration: float | None = None,
+                 rotation: bool = True, depletion: float | None = None, restoration: float | None = None,
                  apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
                  apple_reward: float = 1.0, fire_cost: float = 1.0, hit_penalty: float = 50.0,
                  clean_cost: float = 0.0, beam_length: int = 5):
         from sharelib.experiments import check_float
 
         self._init_common(n_envs, n_agents, map, variant, obs, max_steps, view_radius, show_beams,
-                          tag_timeout, fire, apple_reward, fire_cost, hit_penalty, clean_cost,
-                          beam_length)
+                          tag_timeout, fire, rotation, apple_reward, fire_cost, hit_penalty,
+                          clean_cost, beam_length)
         defaults = {"canonical": (0.4, 0.0, 0.05, 0.5), "fpf_lmf": (0.7, 0.1, 0.3, 0.5)}[self.variant]
         given = (depletion, restoration, apple_respawn_prob, waste_spawn_prob)
         names = ("depletion", "restoration", "apple_respawn_prob", "waste_spawn_prob")
@@ -720,6 +754,27 @@ class Cleanup(_SSD):
         if self._river_cells.size == 0 or self._apple_cells.size == 0:
             raise ValueError("map must contain river cells ('H' or 'R') and orchard cells ('B')")
         super().__init__(n_envs)
+
+    @classmethod
+    def lio(cls, n_envs: int = 1, map: str = "lio_10x10", **overrides) -> "Cleanup":
+        """LIO's restricted Cleanup (Yang et al. 2020; notes section 3.4), which D3C's appendix F.3
+        also evaluates: the 10x10 map with 3 agents (apple respawn 0.3, depletion 0.4, view 7) or
+        the 7x7 map with 2 (0.5, 0.6, view 4); restoration 0, waste spawn 0.5, 50-step episodes,
+        no rotation, no fire, no cleaning cost, grid observations.
+
+        Ours where LIO's settings do not carry over: agents face up (LIO has no turns), and the
+        cleaning beam is the SSD one (three rays of ``beam_length`` cells).
+        """
+        from sharelib.experiments import check_choice
+
+        map = check_choice("map", map, ("lio_10x10", "lio_7x7"))
+        small = map == "lio_7x7"
+        kw = dict(n_agents=2 if small else 3, map=map, obs="grid", max_steps=50,
+                  view_radius=4 if small else 7, fire=False, rotation=False, clean_cost=0.0,
+                  apple_respawn_prob=0.5 if small else 0.3, depletion=0.6 if small else 0.4,
+                  restoration=0.0, waste_spawn_prob=0.5)
+        kw.update(overrides)
+        return cls(n_envs, **kw)
 
     def _constants(self):
         return dict(depletion=self.depletion, restoration=self.restoration,
@@ -745,12 +800,13 @@ class Harvest(_SSD):
     def __init__(self, n_envs: int = 1, n_agents: int = 5, map="canonical", variant: str = "canonical",
                  obs: str = "rgb", max_steps: int | None = None, view_radius: int = 7,
                  show_beams: bool | None = None, tag_timeout: int = 0, fire: bool = True,
-                 spawn_probs=None, apple_reward: float = 1.0, fire_cost: float = 1.0,
+                 rotation: bool = True, spawn_probs=None, apple_reward: float = 1.0, fire_cost: float = 1.0,
                  hit_penalty: float = 50.0, beam_length: int = 5):
         from sharelib.experiments import check_float
 
         self._init_common(n_envs, n_agents, map, variant, obs, max_steps, view_radius, show_beams,
-                          tag_timeout, fire, apple_reward, fire_cost, hit_penalty, 0.0, beam_length)
+                          tag_timeout, fire, rotation, apple_reward, fire_cost, hit_penalty, 0.0,
+                          beam_length)
         sp = (0.0, 0.005, 0.02, 0.05) if spawn_probs is None else tuple(spawn_probs)
         if len(sp) != 4:
             raise ValueError(f"spawn_probs must have 4 values (0, 1, 2, >=3 neighbours); got {len(sp)}")
