@@ -84,3 +84,19 @@ def test_defaults_nu_only_in_coins():
     assert d3c_rl.d3c_defaults("coin_game")["nu"] == 1e-5
     assert d3c_rl.d3c_defaults("cleanup")["nu"] == 0.0
     assert d3c_rl.d3c_defaults("trust_your_brother")["clip"] == (-5.0, 5.0)
+
+
+def test_lio_figure_trains_on_lios_restricted_cleanup():
+    from sharelib.envs import Cleanup
+
+    env, learner, methods, env_kw = d3c_rl.FIGURES["lio"]
+    E = d3c_rl._make_env(env, 2, env_kw)
+    ref = Cleanup.lio(2)
+    assert E.params() == ref.params() and E.n_agents == 3 and not E.rotation
+    assert env_kw == dict(lio="lio_10x10")  # _make_env must not consume the figure's keywords
+    o = d3c_rl.run_d3c_rl(env, learner, "cooperative", total_steps=2000, n_envs=2, n_points=2, env_kw=env_kw)
+    assert o["apples"].shape == o["cleaned"].shape == (2, 3)
+    np.testing.assert_allclose(o["A_final"], 1.0 / 3)
+    P = dict(lio_steps=800, lio_runs=1, n_envs=2, n_points=2, seed=0)
+    r = d3c_rl.figure_experiment("lio", P, methods=["selfish"])
+    assert list(r) == ["selfish"] and r["selfish"][0]["rate"].shape == (2, 3)

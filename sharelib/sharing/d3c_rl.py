@@ -115,7 +115,9 @@ def _make_env(env: str, n_envs: int, env_kw: dict):
         from ..envs.coin_game import CoinGame
         return CoinGame(n_envs, **env_kw)
     from ..envs.ssd import Cleanup
-    return Cleanup(n_envs, **env_kw)
+    kw = dict(env_kw)
+    lio_map = kw.pop("lio", None)  # LIO's restricted Cleanup (D3C appendix F.3)
+    return Cleanup.lio(n_envs, map=lio_map, **kw) if lio_map else Cleanup(n_envs, **kw)
 
 
 def _episode_length(E) -> int:
@@ -129,7 +131,8 @@ def run_d3c_rl(env: str = "trust_your_brother", learner: str = "reinforce", meth
 
     Parameters
     ----------
-    env : ``"trust_your_brother"`` (Sec. 3.3), ``"coin_game"`` (Sec. 3.4) or ``"cleanup"`` (Sec. 3.5).
+    env : ``"trust_your_brother"`` (Sec. 3.3), ``"coin_game"`` (Sec. 3.4) or ``"cleanup"`` (Sec. 3.5;
+        ``env_kw=dict(lio="lio_10x10")`` gives LIO's restricted Cleanup, :meth:`Cleanup.lio`).
     learner : ``"reinforce"``, ``"a2c"`` or ``"ppo"`` (hyperparameters of
         :func:`sharelib.learners.mixing.default_learner_kw`, updated by ``learner_kw``).
     method : ``"d3c"`` (learned A), ``"selfish"`` (A = I) or ``"cooperative"`` (A_ij = 1/n).
@@ -263,24 +266,30 @@ class _CleaningCounter:
 # Figures 7-9: presets and the sweeps behind them
 # ---------------------------------------------------------------------------------------------
 
-#: per figure: (environment, learner, methods, environment keywords)
+#: per figure: (environment, learner, methods, environment keywords); "lio" is LIO's restricted
+#: Cleanup (10x10 map, 3 agents), which the paper's appendix F.3 also evaluates
 FIGURES = {
     "fig7": ("trust_your_brother", "reinforce", ("selfish", "d3c"), {}),
     "fig8": ("coin_game", "a2c", ("selfish", "d3c", "cooperative"), dict(size=5)),
     "fig9": ("cleanup", "a2c", ("selfish", "d3c", "cooperative"), dict(n_agents=5)),
+    "lio": ("cleanup", "a2c", ("selfish", "d3c", "cooperative"), dict(lio="lio_10x10")),
 }
+#: prefix of each figure's ``*_steps`` / ``*_runs`` preset entries
+_PRESET_KEY = {"fig7": "tyb", "fig8": "coin", "fig9": "cleanup", "lio": "lio"}
 
 _COMMON = dict(n_envs=8, seed=0, n_points=40, d3c_lr=None, d3c_delta=None, coin_self_weight=0.99)
 _ex.register_presets(
     "d3c.rl",
     quick=dict(tyb_steps=20_000, tyb_runs=2, coin_steps=10_000, coin_runs=1, cleanup_steps=3_000, cleanup_runs=1,
-               **dict(_COMMON, n_points=10)),
+               lio_steps=5_000, lio_runs=1, **dict(_COMMON, n_points=10)),
     # about 45 min on one core (2026-12-05): Fig. 7 at the paper's length with 10% of its runs; Figs. 8-9 with
     # 5 and 3 of the paper's 10 runs and 1M steps each (the paper's lengths are not in our copy)
+    # LIO's Cleanup: 1M steps (20k 50-step episodes) and 5 runs in reduced; paper: LIO's length is
+    # not in our copy of D3C either, 3M steps and 10 runs are ours
     reduced=dict(tyb_steps=500_000, tyb_runs=100, coin_steps=1_000_000, coin_runs=5, cleanup_steps=1_000_000,
-                 cleanup_runs=3, **_COMMON),
+                 cleanup_runs=3, lio_steps=1_000_000, lio_runs=5, **_COMMON),
     paper=dict(tyb_steps=500_000, tyb_runs=1000, coin_steps=3_000_000, coin_runs=10, cleanup_steps=10_000_000,
-               cleanup_runs=10, **_COMMON),
+               cleanup_runs=10, lio_steps=3_000_000, lio_runs=10, **_COMMON),
 )
 
 
@@ -293,16 +302,16 @@ def _figure_point(figure: str, method: str, total_steps: int, n_envs: int, n_poi
 
 def figure_experiment(figure: str, P: dict, *, methods=None, runs: int | None = None, n_jobs: int = 1,
                       progress: bool = False) -> dict:
-    """Every method of Fig. 7, 8 or 9 over ``P``'s runs: ``{method: [run_d3c_rl result, ...]}``.
+    """Every method of Fig. 7, 8, 9 or LIO's Cleanup over ``P``'s runs: ``{method: [run_d3c_rl result, ...]}``.
 
-    ``P`` is the resolved ``d3c.rl`` preset (``tyb_* / coin_* / cleanup_*`` steps and runs,
+    ``P`` is the resolved ``d3c.rl`` preset (``tyb_* / coin_* / cleanup_* / lio_*`` steps and runs,
     ``n_envs``, ``n_points``, ``seed``, optional ``d3c_lr`` / ``d3c_delta`` overrides of
     :func:`d3c_defaults`, ``coin_self_weight``: A_ii at the start in the Coin game, 0.99 in
     Algorithm 1's default, 0.9 in the paper's Fig. 8b-d run).
     """
     _ex.check_choice("figure", figure, FIGURES)
     env, _learner, all_methods, _kw = FIGURES[figure]
-    key = {"trust_your_brother": "tyb", "coin_game": "coin", "cleanup": "cleanup"}[env]
+    key = _PRESET_KEY[figure]
     methods = all_methods if methods is None else tuple(_ex.check_choice("method", m, all_methods) for m in methods)
     d3c_kw = {}
     if P.get("d3c_lr") is not None:
