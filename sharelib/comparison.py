@@ -68,7 +68,7 @@ from .learners import PPO, Hooks, mix_rewards
 from .learners.common import EpisodeTracker
 
 __all__ = ["MECHANISMS", "ENVIRONMENTS", "BACKBONE", "run_mechanism", "mixing_matrix", "opt_out",
-           "communication"]
+           "communication", "experiment", "outcome", "dilemma", "verdict"]
 
 MECHANISMS = ("independent", "team", "fixed_mixing", "d3c", "inequity_aversion", "vs", "vps", "ps", "as", "fpf",
               "lmf")
@@ -298,6 +298,8 @@ def run_mechanism(env: str = "coin_game", mechanism: str = "independent", total_
     R = _evaluate(L, env, eval_episodes, s_eval)
     social = {key: float(np.nanmean(v)) if np.ndim(v) else float(v)
               for key, v in metrics.social_metrics(R).items()}
+    if (R.sum(axis=1) < 0).any():  # 1 - Gini needs non-negative returns (Coins has penalties)
+        social["equality"] = float("nan")
     out = dict(env=env, mechanism=mechanism, n_agents=n, steps=edges[1:], returns=_bin(steps, rets, eps, edges),
                final=final, defector=~sharers, social=social, eval_returns=R.sum(axis=1).mean(axis=0),
                seconds_per_step=seconds / (K * L.n_steps), **communication(mechanism, E, L, sharers),
@@ -318,3 +320,79 @@ def _evaluate(learner, env: str, episodes: int, seed: int) -> np.ndarray:
         a, _, _ = learner.act(obs, rng)
         obs, R[t], done = E.step(a)
     return R.transpose(1, 0, 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# the sweep behind the notebook, and the Sharer's Dilemma per mechanism
+# ------------------------------------------------------------------------------------------------
+_ex.register_presets(
+    "compare",
+    quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1],
+               n_envs=4, eval_episodes=4, n_points=6, seed=0),
+    # about an hour per environment on 2 cores (our estimate from the quick timings)
+    reduced=dict(envs=["coin_game", "cleanup", "harvest"], mechanisms=list(MECHANISMS), steps=200_000, runs=3,
+                 defectors=[0, 1], n_envs=8, eval_episodes=32, n_points=20, seed=0),
+    # the largest per-environment budget of our papers' presets (D3C's Cleanup: 10M steps), 5 seeds
+    paper=dict(envs=["coin_game", "cleanup", "harvest", "cleanup_canonical", "exchange"], mechanisms=list(MECHANISMS),
+               steps=10_000_000, runs=5, defectors=[0, 1, 2], n_envs=8, eval_episodes=64, n_points=40, seed=0),
+)
+
+
+def experiment(P: dict, *, backend: str = "processes", n_jobs: int | None = None, cache=None,
+               progress: bool = True) -> dict:
+    """Every (environment, mechanism, defectors) of the resolved ``compare`` preset ``P`` over its
+    runs: ``{(env, mechanism, k): [run_mechanism result, ...]}``. ``independent`` runs once per
+    environment (defectors change nothing there)."""
+    grid = [dict(env=e, mechanism=m, defectors=k, total_steps=P["steps"], n_envs=P["n_envs"],
+                 eval_episodes=P["eval_episodes"], n_points=P["n_points"])
+            for e in P["envs"] for m in P["mechanisms"] for k in P["defectors"]
+            if not (m == "independent" and k != P["defectors"][0])]
+    pts = _ex.sweep(run_mechanism, grid, runs=P["runs"], seed=P["seed"], backend=backend, n_jobs=n_jobs,
+                    cache=cache, progress=progress, desc="mechanisms")
+    out = {}
+    for p in pts:
+        out.setdefault((p.params["env"], p.params["mechanism"], p.params["defectors"]), []).append(p.value)
+    return out
+
+
+def outcome(runs: list) -> dict:
+    """Across the runs of one cell: collective return per episode, equality, sustainability
+    (each ``(mean, 95% CI half-width)`` over runs)."""
+    coll = [float(np.sum(r["eval_returns"])) for r in runs]
+    eq = [r["social"]["equality"] for r in runs]
+    sus = [r["social"]["sustainability"] for r in runs]
+    return {name: tuple(float(x) for x in metrics.mean_ci(np.asarray(v, float)))
+            for name, v in (("collective", coll), ("equality", eq), ("sustainability", sus))}
+
+
+def dilemma(results: dict, env: str, mechanism: str, k: int = 1) -> dict:
+    """The Sharer's Dilemma of ``mechanism`` on ``env`` with ``k`` defectors, per run then over runs
+    (``(mean, 95% CI half-width)``):
+
+    ``out_earns``: a defector's return minus a sharer's in the same group (needs a sharer: n > k);
+    ``pays``: a defector's return minus what it earned sharing in the group without defectors
+    (a unilateral deviation pays when > 0); ``group_loss``: collective return without defectors
+    minus with ``k`` (what free riding costs the group). Runs pair up by seed index.
+    """
+    full, mixed = results[(env, mechanism, 0)], results[(env, mechanism, k)]
+    out_earns, pays, loss = [], [], []
+    for a, b in zip(full, mixed):
+        d = b["defector"]
+        ra, rb = np.asarray(a["eval_returns"]), np.asarray(b["eval_returns"])
+        if (~d).any():
+            out_earns.append(rb[d].mean() - rb[~d].mean())
+        pays.append(rb[d].mean() - ra[d].mean())
+        loss.append(ra.sum() - rb.sum())
+    ci = lambda v: tuple(float(x) for x in metrics.mean_ci(np.asarray(v, float))) if v else (np.nan, np.nan)  # noqa: E731
+    return dict(out_earns=ci(out_earns), pays=ci(pays), group_loss=ci(loss), n_runs=len(pays))
+
+
+def verdict(mean_ci: tuple) -> str:
+    """``"yes"`` if the CI lies above 0, ``"no"`` below, else ``"unclear"`` (a single run: by sign,
+    marked ``"(1 run)"``)."""
+    m, h = mean_ci
+    if not np.isfinite(m):
+        return "n/a"
+    if not np.isfinite(h):
+        return ("yes" if m > 0 else "no" if m < 0 else "unclear") + " (1 run)"
+    return "yes" if m - h > 0 else "no" if m + h < 0 else "unclear"

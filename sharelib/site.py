@@ -56,6 +56,7 @@ CHAPTERS = {
     "ltos": "LToS: learning to share",
     "as": "AS: anticipation sharing",
     "fpf_lmf": "FPF / LMF: beyond mandatory federations",
+    "compare": "All mechanisms compared",
 }
 
 # A file this module writes into every site it builds: only such a folder is ever replaced.

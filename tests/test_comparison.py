@@ -96,3 +96,22 @@ def test_communication_counts():
     assert r["reveals"].startswith("advantage") and r["numbers"] == 1.0  # one value per step to one other
     r = C.run_mechanism("coin_game", "ps", **TINY)
     assert r["numbers"] > 1.0  # a whole policy per iteration, spread over its 500 steps
+
+
+def _fake(returns, defector):
+    return dict(eval_returns=np.asarray(returns, float), defector=np.asarray(defector, bool),
+                social=dict(equality=0.5, sustainability=10.0))
+
+
+def test_dilemma_numbers_by_hand_and_verdicts():
+    res = {("e", "m", 0): [_fake([2, 2, 2], [0, 0, 0]), _fake([4, 4, 4], [0, 0, 0])],
+           ("e", "m", 1): [_fake([5, 1, 1], [1, 0, 0]), _fake([7, 3, 3], [1, 0, 0])]}
+    d = C.dilemma(res, "e", "m", 1)
+    assert d["n_runs"] == 2
+    assert d["out_earns"][0] == pytest.approx(4.0) and d["out_earns"][1] == pytest.approx(0.0)
+    assert d["pays"][0] == pytest.approx(3.0)  # 5 - 2 and 7 - 4
+    assert d["group_loss"][0] == pytest.approx(-1.0)  # 6 - 7 and 12 - 13
+    assert C.verdict(d["out_earns"]) == "yes" and C.verdict((-1.0, 0.5)) == "no"
+    assert C.verdict((0.2, 0.5)) == "unclear" and C.verdict((0.2, float("nan"))) == "yes (1 run)"
+    o = C.outcome(res[("e", "m", 0)])
+    assert o["collective"][0] == pytest.approx(9.0) and o["equality"][0] == 0.5
