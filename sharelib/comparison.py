@@ -329,8 +329,8 @@ _ex.register_presets(
     "compare",
     quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1],
                n_envs=4, eval_episodes=4, n_points=6, seed=0),
-    # about an hour per environment on 2 cores (our estimate from the quick timings)
-    reduced=dict(envs=["coin_game", "cleanup", "harvest"], mechanisms=list(MECHANISMS), steps=200_000, runs=3,
+    # about an hour on 2 cores (our estimate from the quick timings): Coins and Cleanup, 100k steps, 3 seeds
+    reduced=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=100_000, runs=3,
                  defectors=[0, 1], n_envs=8, eval_episodes=32, n_points=20, seed=0),
     # the largest per-environment budget of our papers' presets (D3C's Cleanup: 10M steps), 5 seeds
     paper=dict(envs=["coin_game", "cleanup", "harvest", "cleanup_canonical", "exchange"], mechanisms=list(MECHANISMS),
