@@ -33,7 +33,6 @@ per copy. It follows the LToS/CoLight code (``../shared/specs/ltos_d3c_as_cedos_
 
 from __future__ import annotations
 
-import os
 import tempfile
 import traceback
 import xml.etree.ElementTree as ET
@@ -44,7 +43,7 @@ import numpy as np
 from .traffic_scenario import (TURNS, TrafficScenario, _neighbours_by_direction, node_id,
                                scenario_files, sumo_binary)
 
-__all__ = ["GridSimulation", "PHASES", "PHASE_NAMES", "MOVEMENTS", "LANE_ORDER", "worker_main"]
+__all__ = ["GridSimulation", "PHASES", "PHASE_NAMES", "MOVEMENTS", "LANE_ORDER", "worker_main", "worker_cli"]
 
 PHASE_NAMES = ("WSES", "NSSS", "WLEL", "NLSL")
 #: Green movements (approach side, turn) of each phase; the vehicles come *from* that side.
@@ -268,22 +267,21 @@ def trip_metrics(tripinfo_file, rows, cols) -> dict:
 # ----------------------------------------------------------------------------------------------
 # worker process
 # ----------------------------------------------------------------------------------------------
-def worker_main(conn, kwargs):
-    """Host one :class:`GridSimulation` and serve ``(command, args)`` requests on ``conn``:
-    ``("reset", seed)``, ``("step", (actions, next_seed))``, ``("halting", None)``,
-    ``("close", None)``. Replies ``("ok", result)`` or ``("error", traceback text)``."""
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    sim = None
+def worker_main(recv, send):
+    """Host one :class:`GridSimulation` built from the keyword arguments first received on
+    ``recv``, then serve ``(command, args)`` requests: ``("reset", seed)``, ``("step", (actions,
+    next_seed))``, ``("halting", None)``, ``("close", None)``. Replies on ``send`` with ``("ok",
+    result)`` or ``("error", traceback text)``."""
     try:
-        sim = GridSimulation(**kwargs)
-        conn.send(("ok", None))
+        sim = GridSimulation(**recv.recv())
+        send.send(("ok", None))
     except BaseException:  # noqa: BLE001 - reported to the parent
-        conn.send(("error", traceback.format_exc()))
+        send.send(("error", traceback.format_exc()))
         return
     while True:
         try:
-            cmd, arg = conn.recv()
-        except EOFError:
+            cmd, arg = recv.recv()
+        except EOFError:  # the parent went away
             break
         try:
             if cmd == "reset":
@@ -294,11 +292,17 @@ def worker_main(conn, kwargs):
                 out = sim.halting.copy()
             elif cmd == "close":
                 sim.close()
-                conn.send(("ok", None))
+                send.send(("ok", None))
                 break
             else:
                 raise ValueError(f"unknown command {cmd!r}")
-            conn.send(("ok", out))
+            send.send(("ok", out))
         except BaseException:  # noqa: BLE001
-            conn.send(("error", traceback.format_exc()))
-    conn.close()
+            send.send(("error", traceback.format_exc()))
+    sim.close()
+
+
+def worker_cli(recv_fd: int, send_fd: int):
+    """Entry point of a worker interpreter started by :class:`sharelib.envs.traffic`."""
+    from multiprocessing.connection import Connection
+    worker_main(Connection(recv_fd, writable=False), Connection(send_fd, readable=False))
