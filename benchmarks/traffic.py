@@ -89,15 +89,18 @@ def main(argv=None):
     ap.add_argument("--seconds", type=int, default=3600, help="simulated seconds (default 3600)")
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args(argv)
-    rows = []
-    plain = max(bench_plain(args.seconds) for _ in range(args.repeats))
-    rows.append(("plain libsumo", plain, None))
-    for n in (1, 2):
-        best, m = 0.0, None
-        for _ in range(args.repeats):
+    # interleaved repeats: the machine's load drifts, so each row gets the same conditions
+    best = {"plain": 0.0, 1: 0.0, 2: 0.0}
+    metrics = None
+    for _ in range(args.repeats):
+        best["plain"] = max(best["plain"], bench_plain(args.seconds))
+        for n in (1, 2):
             v, m = bench_wrapper(args.seconds, n)
-            best = max(best, v)
-        rows.append((f"wrapper, {n} cop{'y' if n == 1 else 'ies'}", best, m))
+            best[n] = max(best[n], v)
+            metrics = metrics or m
+    plain = best["plain"]
+    rows = [("plain libsumo", plain, None), ("wrapper, 1 copy", best[1], metrics),
+            ("wrapper, 2 copies", best[2], None)]
     print(f"{'':22s}{'sim s / wall s':>16s}{'ratio':>8s}")
     for name, v, _ in rows:
         print(f"{name:22s}{v:16.0f}{v / plain:8.2f}")

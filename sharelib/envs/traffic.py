@@ -53,8 +53,10 @@ expected to carry over; orderings of methods may, and are what we compare.
 - Car following. SUMO's default is Krauss's model: the safe speed from the leader's gap and the
   driver's reaction time ``tau`` (here 2 s, the data file's ``headwayTime``), plus a random
   slowdown ("dawdling") of up to ``sigma x accel`` each second (``sigma`` 0.5 by default).
-  CityFlow's model is also a safe-distance model with a headway time and the same per-vehicle
-  acceleration limits, but it is deterministic (no dawdling). Dawdling lowers the saturation flow
+  CityFlow's car following (``Vehicle::getCarFollowSpeed``) is, as we read its paper, also a
+  safe-speed model driven by the same per-vehicle parameters (usual/maximum acceleration and
+  deceleration, headway time, minimum gap), but deterministic: no dawdling (not checked line by
+  line here). Dawdling lowers the saturation flow
   a green light discharges and makes queues stochastic, so SUMO's queues are longer and noisier for
   the same signal plan, and a policy's return varies across seeds. ``sigma=0`` removes dawdling
   and brings SUMO closer to CityFlow.
@@ -117,7 +119,7 @@ class _Local:
         if cmd == "step":
             return self.sim.step(*arg)
         if cmd == "halting":
-            return self.sim.halting.copy()
+            return self.sim.lane_halting()
         raise ValueError(cmd)
 
     def close(self):
@@ -273,7 +275,6 @@ class TrafficSignalControl(MultiAgentEnv):
                 nbr[i, 4] = i - 1  # west
         self._nbr = np.broadcast_to(nbr, (self.n_envs, n, 5))
         self.last_metrics = [None] * self.n_envs
-        self._halting = np.zeros((self.n_envs, n, len(LANE_ORDER)))
 
     @property
     def neighbours(self) -> np.ndarray:
@@ -338,7 +339,6 @@ class TrafficSignalControl(MultiAgentEnv):
             self._handles[e].submit("reset", seeds[e])
         for e in range(E):
             self._obs[e] = self._handles[e].result()
-        self._halting[:] = 0.0
         self._done[:] = False
 
     def _step_kernel(self, actions):

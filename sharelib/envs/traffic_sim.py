@@ -14,7 +14,8 @@ per copy. It follows the LToS/CoLight code (``../shared/specs/ltos_d3c_as_cedos_
   all-red time. At the start of an episode every signal shows phase 0 (WSES), as if chosen before
   t = 0.
 - Reward of intersection i: ``-reward_scale`` (0.25) x the number of vehicles halting (speed <
-  0.1 m/s, SUMO's ``getLastStepHaltingNumber``, the same threshold as CityFlow's
+  0.1 m/s, SUMO's ``getLastStepHaltingNumber``, read per entering road, all of whose lanes
+  enter the intersection; the same threshold as CityFlow's
   ``get_lane_waiting_vehicle_count``) on its 12 entering lanes, measured after every simulated
   second and averaged over the decision's seconds (the code's ``MEASURE_TIME = 10`` average).
 - Observation of intersection i (20 numbers): the current phase as CoLight's 8 movement flags
@@ -85,8 +86,9 @@ class GridSimulation:
                         for i in range(n)]
         self.lanes = self._entering_lanes()  # (n, 12) lane ids in LANE_ORDER
         self._flat_lanes = [lane for row in self.lanes for lane in row]
+        # all lanes of an entering road enter the intersection: one read per road, not per lane
+        self._flat_edges = [row[k].rsplit("_", 1)[0] for row in self.lanes for k in (0, 3, 6, 9)]
         self.phase = np.zeros(n, dtype=np.int64)
-        self.halting = np.zeros((n, 12), dtype=np.float64)  # last second's, per entering lane
         self._running = False
         self._states = None
 
@@ -155,8 +157,16 @@ class GridSimulation:
         self.time = 0
         self.decisions = 0
         self._queue_sum = 0.0
-        self.halting[:] = 0.0
         return self.observe()
+
+    def lane_halting(self) -> np.ndarray:
+        """Vehicles halting on each entering lane now, float ``(n, 12)`` (zeros when stopped)."""
+        import libsumo as ls
+        n = len(self.tls_ids)
+        if not self._running or _OWNER[0] != id(self):
+            return np.zeros((n, 12))
+        halt = ls.lane.getLastStepHaltingNumber
+        return np.array([halt(lane) for lane in self._flat_lanes], dtype=np.float64).reshape(n, 12)
 
     def _check_owner(self):
         if not self._running or _OWNER[0] != id(self):
@@ -189,8 +199,8 @@ class GridSimulation:
         changed = np.flatnonzero(actions != self.phase)
         green, yellow = self._states
         set_state = ls.trafficlight.setRedYellowGreenState
-        halt = ls.lane.getLastStepHaltingNumber
-        lanes = self._flat_lanes
+        halt = ls.edge.getLastStepHaltingNumber
+        edges = self._flat_edges
         n = len(self.tls_ids)
         if self.yellow_seconds > 0:
             for i in changed:
@@ -202,9 +212,7 @@ class GridSimulation:
                 for i in changed:
                     set_state(self.tls_ids[i], green[i][actions[i]])
             ls.simulationStep()
-            h = np.array([halt(lane) for lane in lanes], dtype=np.float64).reshape(n, 12)
-            total += h.sum(axis=1)
-        self.halting[:] = h
+            total += np.array([halt(e) for e in edges], dtype=np.float64).reshape(n, 4).sum(axis=1)
         self.time += self.decision_seconds
         self.decisions += 1
         self._queue_sum += total.sum()
@@ -289,7 +297,7 @@ def worker_main(recv, send):
             elif cmd == "step":
                 out = sim.step(*arg)
             elif cmd == "halting":
-                out = sim.halting.copy()
+                out = sim.lane_halting()
             elif cmd == "close":
                 sim.close()
                 send.send(("ok", None))
