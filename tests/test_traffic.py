@@ -256,6 +256,12 @@ def test_pettingzoo_api():
 
     from sharelib.envs.pettingzoo import to_parallel_env
 
-    parallel_api_test(to_parallel_env(TrafficSignalControl, episode_seconds=60), num_cycles=20)
+    pz = to_parallel_env(TrafficSignalControl, episode_seconds=60)
+    parallel_api_test(pz, num_cycles=20)
+    pz.close()  # releases the SUMO simulation (and this process's libsumo)
+    assert pz.env._handles == []
     parallel_seed_test(lambda: to_parallel_env(TrafficSignalControl, episode_seconds=60),
                        num_cycles=20)
+    free = TrafficSignalControl(in_process=True, **SHORT)  # the seed test closed its envs
+    free.reset(0)
+    free.close()

@@ -31,8 +31,8 @@ constants are those of the authors' code and data files
 
 Copies and processes
 --------------------
-Each copy is one SUMO simulation run in-process by libsumo (direct per-lane reads; TraCI over a
-socket is several times slower). libsumo holds one simulation per process, so copy 0 runs in this
+Each copy is one SUMO simulation run in-process by libsumo (direct reads of the entering roads
+every second; TraCI over a socket was measured 5-30x slower in issue 19, not used here). libsumo holds one simulation per process, so copy 0 runs in this
 process (when no other environment here holds libsumo; ``in_process``) and every further copy in
 its own worker process (a fresh interpreter on two pipes); a step sends the actions to all workers
 first, then steps copy 0 here, then collects, so copies run in parallel. ``close()`` (or the
