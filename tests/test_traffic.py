@@ -16,6 +16,7 @@ sumolib = pytest.importorskip("sumolib")
 
 from sharelib.envs import TrafficSignalControl  # noqa: E402
 from sharelib.envs import traffic_scenario as ts  # noqa: E402
+from sharelib.envs.traffic import fixed_time_actions  # noqa: E402
 from sharelib.envs.traffic_sim import PHASES  # noqa: E402
 
 SHORT = dict(episode_seconds=120)  # 12 decisions
@@ -153,10 +154,12 @@ def test_fixed_time_episode_vehicles_arrive_and_metrics():
     env = TrafficSignalControl(episode_seconds=300, in_process=True)
     env.reset(0)
     for k in range(env.max_steps):
-        _, _, d = env.step(np.full((1, 36), (k // 3) % 2))  # 30 s per direction, straights
+        a = fixed_time_actions(k)  # 30 s per direction, straights
+        assert a.shape == (1, 36) and (a == (k // 3) % 2).all()
+        _, _, d = env.step(a)
     assert d[0] and env.truncated[0]
     m = env.last_metrics[0]
-    assert m["departed"] == 300 and m["arrived"] > 50
+    assert m["departed"] == 300 and m["arrived"] > 50 and m["backlog"] == 0
     assert m["travel_time"] > 700 / 11.111  # slower than driving 7 empty roads at the limit
     assert 0 < m["red_lights"] < 5 and m["queue_length"] > 0
     # queue length is the mean of -reward / 0.25 per intersection and second

@@ -96,9 +96,25 @@ from .base import MultiAgentEnv, end_step, rng_integer
 from .traffic_scenario import TrafficScenario, sumo_home
 from .traffic_sim import LANE_ORDER, PHASE_NAMES, GridSimulation, worker_main
 
-__all__ = ["TrafficSignalControl"]
+__all__ = ["TrafficSignalControl", "fixed_time_actions"]
 
 _IN_PROCESS = [None]  # weak reference to the environment whose copy 0 uses this process's libsumo
+
+
+def fixed_time_actions(decision: int, n_envs: int = 1, n_agents: int = 36,
+                       green_decisions: int = 3, phases=(0, 1)) -> np.ndarray:
+    """A fixed-time plan, the classic baseline of signal control: every intersection shows
+    ``phases`` in turn, each for ``green_decisions`` decisions (default: W-E straight, then N-S
+    straight, 30 s each). Returns the int actions ``(n_envs, n_agents)`` of decision ``decision``
+    (0, 1, ... within the episode)."""
+    decision = check_int("decision", decision, min=0)
+    green_decisions = check_int("green_decisions", green_decisions, min=1)
+    phases = tuple(check_int("phases[]", p, min=0, max=3) for p in phases)
+    if not phases:
+        raise ValueError("phases must list at least one phase in [0, 3]; got ()")
+    p = phases[(decision // green_decisions) % len(phases)]
+    return np.full((check_int("n_envs", n_envs, min=1), check_int("n_agents", n_agents, min=1)),
+                   p, dtype=np.int64)
 
 
 class _Local:
@@ -219,6 +235,11 @@ class TrafficSignalControl(MultiAgentEnv):
                  sigma: float = 0.5, flow_seed: int = 0, phase_obs: str = "movements",
                  time_to_teleport: int = -1, in_process: bool | None = None):
         sumo_home()  # ImportError with the install hint if SUMO is missing
+        try:
+            import libsumo  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("the traffic environment needs libsumo: pip install "
+                              "'sharelib[traffic]' (eclipse-sumo and libsumo from PyPI)") from exc
         self.scenario = TrafficScenario(rows=check_int("rows", rows, min=1, max=26),
                                         cols=check_int("cols", cols, min=1, max=26),
                                         flow_seed=check_int("flow_seed", flow_seed, min=0),

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .traffic_scenario import (TURNS, TrafficScenario, _neighbours_by_direction, node_id,
-                               scenario_files, sumo_binary)
+from .traffic_scenario import (TURNS, TrafficScenario, _neighbours_by_direction,
+                               departure_times, node_id, scenario_files, sumo_binary)
 
 __all__ = ["GridSimulation", "PHASES", "PHASE_NAMES", "MOVEMENTS", "LANE_ORDER", "worker_main", "worker_cli"]
 
@@ -232,7 +232,8 @@ class GridSimulation:
         seconds = max(self.time, 1)
         queue = self._queue_sum / (seconds * len(self.tls_ids))
         self.close()
-        return dict(trip_metrics(self.tripinfo_file, self.sc.rows, self.sc.cols),
+        scheduled = int(np.sum(departure_times(self.sc.periods) < self.time))
+        return dict(trip_metrics(self.tripinfo_file, self.sc.rows, self.sc.cols, scheduled),
                     queue_length=float(queue), seconds=int(self.time))
 
     def close(self):
@@ -244,18 +245,18 @@ class GridSimulation:
             self._running = False
 
 
-def trip_metrics(tripinfo_file, rows, cols) -> dict:
-    """Travel time, red lights per intersection and waiting time from a tripinfo file."""
+def trip_metrics(tripinfo_file, rows, cols, scheduled) -> dict:
+    """Travel time, red lights per intersection and waiting time from a tripinfo file;
+    ``scheduled`` vehicles were due to depart in the episode (the rest of them, never inserted,
+    are the ``backlog``: SUMO writes no trip information for them)."""
     n_arrived = n_entered = 0
     travel = wait = red = 0.0
-    backlog = 0
     for _, el in ET.iterparse(tripinfo_file):
         if el.tag != "tripinfo":
             continue
         a = el.attrib
         el.clear()
         if float(a["depart"]) < 0:  # never entered the network
-            backlog += 1
             continue
         n_entered += 1
         travel += float(a["duration"])
@@ -269,7 +270,7 @@ def trip_metrics(tripinfo_file, rows, cols) -> dict:
     return dict(travel_time=travel / n_entered if n_entered else nan,
                 waiting_time=wait / n_entered if n_entered else nan,
                 red_lights=red / n_arrived if n_arrived else nan,
-                departed=n_entered, arrived=n_arrived, backlog=backlog)
+                departed=n_entered, arrived=n_arrived, backlog=int(scheduled) - n_entered)
 
 
 # ----------------------------------------------------------------------------------------------
