@@ -167,6 +167,29 @@ def test_fixed_time_episode_vehicles_arrive_and_metrics():
                                               / env.max_steps / 36)
     img = env.render(0)
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    # auto-reset: the returned observation is the next episode's first (no vehicles yet), the
+    # final one had vehicles on the lanes, and the next episode runs
+    assert env.final_obs[0, :, 8:].sum() > 0
+    o, _, d = env.step(fixed_time_actions(0))
+    assert not d[0] and env._t[0] == 1
+    env.close()
+
+
+def test_other_grids_are_generated_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHARELIB_CACHE_DIR", str(tmp_path))
+    env = TrafficSignalControl(rows=2, cols=3, episode_seconds=60, in_process=True)
+    o = env.reset(0)
+    assert o.shape == (1, 6, 20) and env.n_agents == 6
+    net_file, rou_file = ts.scenario_files(env.scenario)
+    assert tmp_path in net_file.parents
+    net = sumolib.net.readNet(str(net_file))
+    assert sum(n.getType() == "traffic_light" for n in net.getNodes()) == 6
+    assert "<route " in gzip.open(rou_file).read().decode()
+    assert gzip.open(rou_file).read().decode().count("<route ") == 2 * (2 + 3)
+    for k in range(env.max_steps):
+        env.step(fixed_time_actions(k, n_agents=6))
+    assert env.last_metrics[0]["departed"] == 60
+    np.testing.assert_array_equal(env.neighbours[0, 0], [0, -1, 1, 3, -1])
     env.close()
 
 
