@@ -274,6 +274,15 @@ def test_a_second_in_process_env_is_refused_and_auto_uses_a_worker():
     np.testing.assert_array_equal(ra, rc)
     for e in (a, b, c):
         e.close()
+    # an environment dropped without close() releases libsumo when it is collected
+    d = TrafficSignalControl(in_process=True, **SHORT)
+    d.reset(0)
+    del d
+    import gc
+    gc.collect()
+    e = TrafficSignalControl(in_process=True, **SHORT)
+    e.reset(0)
+    e.close()
 
 
 def test_pettingzoo_api():
