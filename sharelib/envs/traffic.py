@@ -54,7 +54,7 @@ Reference numbers (measured with this code, SUMO 1.28.0, full 3600-s episodes, s
 - Without dawdling (``sigma=0``, closer to CityFlow): fixed-time ``red_lights`` 0.37,
   ``travel_time`` 138 s, identical for both seeds (nothing random is left); random phases
   ``red_lights`` 1.61 / 1.65, ``travel_time`` 533 s, about 2140 arrived. Dawdling alone thus
-  adds 9-15 % to travel times and 10-17 % to red lights under these two policies.
+  adds 9-13 % to travel times and 10-17 % to red lights under these two policies.
 
 The fixed-time plan's 0.41 is below the paper's "loose lower bound 0.50" of Table 3, so either the
 paper's metric is not our reading (halts per vehicle and intersection) or CityFlow's dynamics
