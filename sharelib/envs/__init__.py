@@ -12,6 +12,9 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
   the grid engine of :mod:`sharelib.envs.gridworld`.
 - :class:`JobScheduling`, :class:`MatthewEffect`, :class:`ManufacturingPlant`: FEN's classic
   discrete scenarios (:mod:`sharelib.envs.fen`) as FPF/LMF trains on them.
+- :class:`TrafficSignalControl`: LToS's traffic signal control on the 6 x 6 grid (Sec. 5.3), run
+  by SUMO (optional: ``pip install 'sharelib[traffic]'``; not in :data:`ENVIRONMENTS`, whose
+  members need nothing beyond the core dependencies).
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
   ``pettingzoo``, a test dependency; imported lazily).
 """
@@ -25,6 +28,7 @@ from .navigation import CooperativeNavigation
 from .predation import CooperativePredation
 from .prisoner_corridor import PrisonerCorridor
 from .ssd import Cleanup, Harvest
+from .traffic import TrafficSignalControl
 from .trust_your_brother import TrustYourBrother
 
 ENVIRONMENTS = {
@@ -45,4 +49,4 @@ ENVIRONMENTS = {
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
            "CooperativePredation", "Jungle", "JobScheduling", "MatthewEffect",
-           "ManufacturingPlant", "ENVIRONMENTS"]
+           "ManufacturingPlant", "TrafficSignalControl", "ENVIRONMENTS"]

@@ -115,6 +115,9 @@ def to_parallel_env(env_cls, render_mode: str | None = None, **params):
             return self.env.render(0)
 
         def close(self):
-            pass
+            # environments holding outside resources (SUMO's simulations) release them here
+            close = getattr(self.env, "close", None)
+            if close is not None:
+                close()
 
     return SharelibParallelEnv()
