@@ -54,6 +54,10 @@ __all__ = [
     "point_seed",
     "sweep",
     "SweepPoint",
+    "SweepPlan",
+    "register_sweep",
+    "sweepable",
+    "sweep_plans",
     "ResultCache",
     "CacheCorruptionWarning",
     "code_fingerprint",
@@ -212,6 +216,58 @@ def resolve(experiment: str, preset: str, **overrides) -> dict[str, Any]:
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["preset"] = preset
     return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweepable experiments (the ``python -m sharelib sweep`` command)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """One sweep of a registered experiment: ``sweep(fn, grid, runs, seed=seed)``, named ``desc``."""
+
+    fn: Callable[..., Any]
+    grid: list
+    runs: int
+    seed: int = 0
+    desc: str = ""
+
+    def tasks(self) -> list[tuple[dict, int, int]]:
+        """``(params, run, seed)`` of every point, in the order :func:`sweep` runs them."""
+        return [(dict(p), r, point_seed(self.seed, p, r)) for p in self.grid for r in range(self.runs)]
+
+
+_SWEEPS: dict[str, Callable[[dict], Sequence[SweepPlan]]] = {}
+
+
+def register_sweep(experiment: str, plans: Callable[[dict], Sequence[SweepPlan]]) -> None:
+    """Make the registered ``experiment`` runnable by ``python -m sharelib sweep``.
+
+    ``plans(P)`` receives the resolved preset (:func:`resolve`) and returns the :class:`SweepPlan`
+    list a notebook of the experiment sweeps, with the *same* function, grid, runs and seed, so the
+    points the command line stores are the points the notebook reads.
+    """
+    if experiment not in _PRESETS:
+        raise ValueError(f"register the presets of {experiment!r} (register_presets) before its sweep")
+    _SWEEPS[experiment] = plans
+
+
+def sweepable() -> list[str]:
+    """Names of the experiments registered with :func:`register_sweep` (after their modules were imported)."""
+    return sorted(_SWEEPS)
+
+
+def sweep_plans(experiment: str, preset: str) -> list[SweepPlan]:
+    """The sweeps of ``experiment`` under ``preset``."""
+    known = sweepable()
+    if experiment not in known:
+        listed = ", ".join(repr(e) for e in known) or "none registered"
+        raise ValueError(f"experiment must be one of {listed}; got {experiment!r}")
+    plans = list(_SWEEPS[experiment](resolve(experiment, preset)))
+    if not plans or not all(isinstance(p, SweepPlan) for p in plans):
+        raise TypeError(f"the sweep of {experiment!r} must return a non-empty list of SweepPlan; got {plans!r}")
+    return plans
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ a figure in seconds. A :class:`ResultStore` serves that purpose:
   (``"error"``, :class:`StaleResultError`).
 * **Human-readable and lossless.** JSON, one line per field; numpy arrays are written as their
   dtype, shape and flat list of values (floats with Python's shortest round-trip repr, non-finite
-  values as the strings ``"nan"``, ``"inf"``, ``"-inf"``), or as base64 bytes for dtypes a list
-  cannot hold exactly (complex, ``longdouble``, strings). Tuples, numpy scalars and dicts with
-  non-string keys are tagged, so :func:`decode` gives back what :func:`encode` was given (NaN
-  payloads aside). The same code and point always give the same bytes, so recomputing a point
+  values as the strings ``"nan"``, ``"-nan"``, ``"inf"``, ``"-inf"``), or as base64 bytes where a
+  list cannot hold the values exactly (complex, ``longdouble``, strings, NaNs with a payload).
+  Tuples, numpy scalars and dicts with non-string keys are tagged, so :func:`decode` gives back,
+  bit for bit, what :func:`encode` was given. The same code and point always give the same bytes, so recomputing a point
   under unchanged code leaves ``git diff`` empty, and one worker or many write identical files.
 * **Crash-safe.** A file is written to a ``.tmp-*.part`` file, fsynced and renamed over its final
   name, so an interrupted sweep never leaves a half-written result under a result name. Every file
@@ -59,6 +59,7 @@ import json
 import math
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -114,15 +115,30 @@ class CorruptResultWarning(CacheCorruptionWarning):
 _LIST_KINDS = "biuf"
 
 
+def _nan_text(x: float) -> str:
+    # x86 computes inf - inf as a NaN with the sign bit set: keep the sign ("-nan")
+    return "-nan" if math.copysign(1.0, x) < 0 else "nan"
+
+
+def _plain_nans(a: np.ndarray) -> bool:
+    """Whether every NaN of the float array ``a`` is the default one or its negative (no payload)."""
+    nans = a[np.isnan(a)]
+    if nans.size == 0:
+        return True
+    default = np.array([np.nan, -np.nan], dtype=a.dtype).view(f"u{a.dtype.itemsize}")
+    return bool(np.isin(nans.view(f"u{a.dtype.itemsize}"), default).all())
+
+
 def _encode_array(a: np.ndarray, tag: str, where: str) -> dict:
     if a.dtype.kind == "O" or a.dtype.fields is not None:
         raise TypeError(f"{where} is an array of dtype {a.dtype}, which the results store cannot write; "
                         "use numeric, bool or string arrays")
-    if a.dtype.kind in _LIST_KINDS and a.dtype.itemsize <= 8:
+    if a.dtype.kind in _LIST_KINDS and a.dtype.itemsize <= 8 and (a.dtype.kind != "f" or _plain_nans(a)):
         data = a.ravel().tolist()
         if a.dtype.kind == "f":
-            data = [x if math.isfinite(x) else repr(x) for x in data]
+            data = [x if math.isfinite(x) else (_nan_text(x) if x != x else repr(x)) for x in data]
         return {_TAG: tag, "dtype": str(a.dtype), "shape": list(a.shape), "data": data}
+    # complex, longdouble, strings, NaNs carrying a payload: the raw bytes, exactly
     raw = np.ascontiguousarray(a).tobytes()
     return {_TAG: tag, "dtype": a.dtype.str, "shape": list(a.shape), "base64": base64.b64encode(raw).decode("ascii")}
 
@@ -137,7 +153,11 @@ def encode(value: Any, where: str = "value") -> Any:
     if value is None or kind in (bool, int, str):
         return value
     if kind is float:  # exact type: np.float64 subclasses float and must keep its type
-        return value if math.isfinite(value) else {_TAG: "float", "value": repr(value)}
+        if math.isfinite(value):
+            return value
+        if value != value and not _plain_nans(np.array([value])):
+            return {_TAG: "float", "hex": struct.pack("<d", value).hex()}
+        return {_TAG: "float", "value": _nan_text(value) if value != value else repr(value)}
     if isinstance(value, np.ndarray):
         return _encode_array(value, "ndarray", where)
     if isinstance(value, np.generic):
@@ -176,7 +196,7 @@ def decode(doc: Any) -> Any:
     if tag is None:
         return {k: decode(v) for k, v in doc.items()}
     if tag == "float":
-        return float(doc["value"])
+        return struct.unpack("<d", bytes.fromhex(doc["hex"]))[0] if "hex" in doc else float(doc["value"])
     if tag == "ndarray":
         return _decode_array(doc)
     if tag == "scalar":
@@ -319,9 +339,10 @@ class ResultStore:
     #: temporaries of killed writers older than this (seconds) are removed; a live write takes ms
     STALE_AFTER = 3600.0
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, create: bool = True):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.remove_stale_temporaries()
 
     def remove_stale_temporaries(self, older_than: float | None = None) -> int:
@@ -452,3 +473,88 @@ def stale_summary(directory: Path, stale: list[dict], total: int, reused: bool =
 
 def check_stale(stale: str) -> str:
     return check_choice("stale", stale, STALE_POLICIES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registered experiments against their store (``python -m sharelib sweep``)
+# ---------------------------------------------------------------------------------------------
+
+#: The module that registers each paper's sweepable experiments (imported on demand: numba
+#: compiles or loads its kernels on import, which the other papers need not pay for).
+SWEEP_MODULES = {"as": "sharelib.sharing.anticipation.experiments", "d3c": "sharelib.sharing.d3c_rl"}
+
+
+def load_sweeps(experiment: str | None = None, modules=()) -> None:
+    """Import ``modules`` (experiments registered outside sharelib), then the module registering
+    ``experiment``'s paper (all papers' when ``experiment`` is None)."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+    paper = experiment.split(".")[0] if experiment else None
+    for name, module in SWEEP_MODULES.items():
+        if paper is None or paper == name:
+            importlib.import_module(module)
+
+
+def _varying(grid: list[dict]) -> list[str]:
+    """The parameters whose values differ across ``grid`` (what names a setting in a listing)."""
+    names = list(dict.fromkeys(k for p in grid for k in p))
+    return [k for k in names if len({json.dumps(_canonical(p.get(k)), sort_keys=True) for p in grid}) > 1]
+
+
+def experiment_status(experiment: str, preset: str, store: str | os.PathLike | None = None) -> dict:
+    """Done / stale / missing / corrupt counts of a registered experiment's points in its store.
+
+    Returns ``{"store": Path, "plans": [(plan, counts), ...], "total": {...}}``; ``counts`` as
+    :meth:`ResultStore.status` gives them.
+    """
+    from .experiments import sweep_plans
+
+    plans = sweep_plans(experiment, preset)
+    folder = Path(store) if store is not None else default_store(experiment)
+    out = {"store": folder, "plans": [], "total": dict.fromkeys(("fresh", "stale", "missing", "corrupt"), 0)}
+    rs = ResultStore(folder, create=False)  # looking must not create the folder
+    mine = set()
+    for plan in plans:
+        counts = rs.status(plan.fn, plan.tasks(), code_fingerprint(plan.fn))
+        out["plans"].append((plan, counts))
+        mine |= {rs.key(rs.identity(plan.fn, *task)) for task in plan.tasks()}
+        for k in out["total"]:
+            out["total"][k] += counts[k]
+    out["total"]["other"] = sum(1 for p in rs.files() if p.stem not in mine)
+    return out
+
+
+def format_status(experiment: str, preset: str, status: dict, verbose: bool = True) -> str:
+    """The text ``python -m sharelib sweep --status`` prints."""
+    t = status["total"]
+    n = t["fresh"] + t["stale"] + t["missing"] + t["corrupt"]
+    lines = [f"{experiment} (preset {preset}): {n} points in {status['store']}",
+             f"  done {t['fresh']}, stale {t['stale']} (computed by other code), missing {t['missing']}, "
+             f"corrupt {t['corrupt']}; {t['other']} other file(s) (other presets, grids or functions)"]
+    if not verbose:
+        return "\n".join(lines)
+    for plan, counts in status["plans"]:
+        name = getattr(plan.fn, "__qualname__", str(plan.fn))
+        lines.append(f"  {plan.desc or name}: {name}, {len(plan.grid)} setting(s) x {plan.runs} run(s), seed {plan.seed}")
+        shown = _varying(plan.grid)
+        for i, params in enumerate(plan.grid):
+            runs = counts["statuses"][i * plan.runs:(i + 1) * plan.runs]
+            label = " ".join(f"{k}={params.get(k)}" for k in shown) or "(single setting)"
+            parts = [f"{runs.count(s)} {s}" for s in ("fresh", "stale", "missing", "corrupt") if runs.count(s)]
+            lines.append(f"    {label:<48} {', '.join(parts).replace('fresh', 'done')}")
+    return "\n".join(lines)
+
+
+def run_experiment(experiment: str, preset: str, store: str | os.PathLike | None = None, *,
+                   backend: str = "serial", n_jobs: int | None = None, stale: str = "reuse",
+                   progress: bool = True) -> list:
+    """Run the missing points of every sweep of a registered experiment into its store (and the
+    stale ones with ``stale="recompute"``); return each plan's :class:`~sharelib.experiments.SweepPoint` list."""
+    from .experiments import sweep, sweep_plans
+
+    folder = Path(store) if store is not None else default_store(experiment)
+    return [sweep(plan.fn, plan.grid, plan.runs, seed=plan.seed, backend=backend, n_jobs=n_jobs, store=folder,
+                  stale=stale, progress=progress, desc=plan.desc or None)
+            for plan in sweep_plans(experiment, preset)]
