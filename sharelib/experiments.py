@@ -15,7 +15,12 @@ Three things every experiment in the companion needs:
   results are bit-identical everywhere. Finished points can be cached on disk
   (:class:`ResultCache`): files are written atomically (write, fsync, rename) with a SHA-256
   checksum, so an interrupted sweep resumes without recomputing finished points and a corrupted
-  file is detected, reported and recomputed, never read as a result.
+  file is detected, reported and recomputed, never read as a result. The cache is keyed by the
+  code, so any edit invalidates it; results kept under version control across code changes go to
+  a results store instead (``sweep(..., store="results/<paper>/<experiment>")``, see
+  :mod:`sharelib.results`).
+* **Sweepable experiments.** :func:`register_sweep` names the sweeps behind an experiment's
+  figures, so ``python -m sharelib sweep <experiment>`` can show and run them into their store.
 """
 
 from __future__ import annotations
