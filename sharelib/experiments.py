@@ -583,7 +583,8 @@ def sweep(
         control (``results/<paper>/<experiment>``): one JSON file per point, keyed by ``fn``'s
         qualified name, the parameters, run and seed, *not* by the code, so results survive code
         changes. Each file records the code version (git commit, dirty flag, fingerprint) and the
-        library versions. Exclusive with ``cache``.
+        library versions. Exclusive with ``cache``. As with ``cache``, workers write their own
+        points, so on a cluster the folder must be on a file system the workers share.
     stale : {"reuse", "recompute", "error"}
         What to do with stored points computed under other code (another
         :func:`code_fingerprint`): reuse them and warn with their count

@@ -526,6 +526,9 @@ def experiment_status(experiment: str, preset: str, store: str | os.PathLike | N
     return out
 
 
+_WORDS = {"fresh": "done", "stale": "stale", "missing": "missing", "corrupt": "corrupt"}
+
+
 def format_status(experiment: str, preset: str, status: dict, verbose: bool = True) -> str:
     """The text ``python -m sharelib sweep --status`` prints."""
     t = status["total"]
@@ -542,8 +545,8 @@ def format_status(experiment: str, preset: str, status: dict, verbose: bool = Tr
         for i, params in enumerate(plan.grid):
             runs = counts["statuses"][i * plan.runs:(i + 1) * plan.runs]
             label = " ".join(f"{k}={params.get(k)}" for k in shown) or "(single setting)"
-            parts = [f"{runs.count(s)} {s}" for s in ("fresh", "stale", "missing", "corrupt") if runs.count(s)]
-            lines.append(f"    {label:<48} {', '.join(parts).replace('fresh', 'done')}")
+            parts = [f"{runs.count(s)} {word}" for s, word in _WORDS.items() if runs.count(s)]
+            lines.append(f"    {label:<48} {', '.join(parts)}")
     return "\n".join(lines)
 
 
