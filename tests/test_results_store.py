@@ -92,7 +92,7 @@ def test_the_comparison_above_can_fail():
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.uint8, np.bool_]),
+@given(hnp.arrays(st.sampled_from([np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_]),
                   hnp.array_shapes(min_dims=0, max_dims=3, max_side=4)))
 def test_any_array_survives_the_round_trip(a):
     assert_identical(results.decode(json.loads(json.dumps(results.encode({"a": a})))), {"a": a})
