@@ -452,14 +452,19 @@ class ResultStore:
         """Counts for the points ``tasks`` (``(params, run, seed)`` triples): ``fresh``, ``stale``,
         ``missing``, ``corrupt``, ``other`` (files of no task: other presets, grids or functions),
         and per task its :class:`Lookup` status, without warnings."""
-        statuses, keys = [], set()
+        statuses, keys, versions = [], set(), {}
         for params, run, seed in tasks:
             ident = self.identity(fn, params, run, seed)
             keys.add(self.key(ident))
-            statuses.append(self.lookup(ident, fingerprint, warn=False).status)
+            found = self.lookup(ident, fingerprint, warn=False)
+            statuses.append(found.status)
+            if found.status == "stale":
+                version = _describe_version(found.record.get("code", {}))
+                versions[version] = versions.get(version, 0) + 1
         counts = {s: statuses.count(s) for s in ("fresh", "stale", "missing", "corrupt")}
         counts["other"] = sum(1 for p in self.files() if p.stem not in keys)
         counts["statuses"] = statuses
+        counts["stale_versions"] = versions  # code version of the stale points -> how many
         return counts
 
 
@@ -515,14 +520,17 @@ def experiment_status(experiment: str, preset: str, store: str | os.PathLike | N
     folder = Path(store) if store is not None else default_store(experiment)
     out = {"store": folder, "plans": [], "total": dict.fromkeys(("fresh", "stale", "missing", "corrupt"), 0)}
     rs = ResultStore(folder, create=False)  # looking must not create the folder
-    mine = set()
+    mine, versions = set(), {}
     for plan in plans:
         counts = rs.status(plan.fn, plan.tasks(), code_fingerprint(plan.fn))
         out["plans"].append((plan, counts))
         mine |= {rs.key(rs.identity(plan.fn, *task)) for task in plan.tasks()}
         for k in out["total"]:
             out["total"][k] += counts[k]
+        for version, n in counts["stale_versions"].items():
+            versions[version] = versions.get(version, 0) + n
     out["total"]["other"] = sum(1 for p in rs.files() if p.stem not in mine)
+    out["stale_versions"] = versions
     return out
 
 
@@ -536,6 +544,9 @@ def format_status(experiment: str, preset: str, status: dict, verbose: bool = Tr
     lines = [f"{experiment} (preset {preset}): {n} points in {status['store']}",
              f"  done {t['fresh']}, stale {t['stale']} (computed by other code), missing {t['missing']}, "
              f"corrupt {t['corrupt']}; {t['other']} other file(s) (other presets, grids or functions)"]
+    if status.get("stale_versions"):
+        listed = ", ".join(f"{v} ({n})" for v, n in sorted(status["stale_versions"].items()))
+        lines.append(f"  stale points were computed under {listed}; --stale recompute recomputes them")
     if not verbose:
         return "\n".join(lines)
     for plan, counts in status["plans"]:

@@ -415,6 +415,8 @@ def test_cli_status_run_resume_and_stale(tmp_path):
     (tmp_path / "tiny_exp.py").write_text(TINY + "\n# an edit\n")
     out = cli(tmp_path, "tiny.demo", "--import", "tiny_exp", "--status")
     assert "done 0, stale 4 (computed by other code), missing 0" in out.stdout
+    commit, dirty = results.git_state()
+    assert f"stale points were computed under {commit[:10]}{'-dirty' if dirty else ''} (4)" in out.stdout
     assert "2 stale" in out.stdout
     out = cli(tmp_path, "tiny.demo", "--import", "tiny_exp", "--stale", "error", "--quiet")
     assert out.returncode == 1 and "error: 4 of 4 points" in out.stderr
