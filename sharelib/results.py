@@ -268,7 +268,11 @@ def _library_versions() -> dict:
 
 
 def code_version(fn: Callable) -> dict:
-    """What a stored result of ``fn`` records about the code: git commit, dirty flag, fingerprint."""
+    """What a stored result of ``fn`` records about the code: git commit, dirty flag, fingerprint.
+
+    Read from disk when a sweep starts (once per sweep, then handed to its workers): code edited or
+    checked out under a running sweep is not what its later points record.
+    """
     commit, dirty = git_state()
     return {"git_commit": commit, "dirty": dirty, "fingerprint": code_fingerprint(fn)}
 
