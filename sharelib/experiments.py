@@ -15,7 +15,12 @@ Three things every experiment in the companion needs:
   results are bit-identical everywhere. Finished points can be cached on disk
   (:class:`ResultCache`): files are written atomically (write, fsync, rename) with a SHA-256
   checksum, so an interrupted sweep resumes without recomputing finished points and a corrupted
-  file is detected, reported and recomputed, never read as a result.
+  file is detected, reported and recomputed, never read as a result. The cache is keyed by the
+  code, so any edit invalidates it; results kept under version control across code changes go to
+  a results store instead (``sweep(..., store="results/<paper>/<experiment>")``, see
+  :mod:`sharelib.results`).
+* **Sweepable experiments.** :func:`register_sweep` names the sweeps behind an experiment's
+  figures, so ``python -m sharelib sweep <experiment>`` can show and run them into their store.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ __all__ = [
     "point_seed",
     "sweep",
     "SweepPoint",
+    "SweepPlan",
+    "register_sweep",
+    "sweepable",
+    "sweep_plans",
     "ResultCache",
     "CacheCorruptionWarning",
     "code_fingerprint",
@@ -212,6 +221,58 @@ def resolve(experiment: str, preset: str, **overrides) -> dict[str, Any]:
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["preset"] = preset
     return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweepable experiments (the ``python -m sharelib sweep`` command)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """One sweep of a registered experiment: ``sweep(fn, grid, runs, seed=seed)``, named ``desc``."""
+
+    fn: Callable[..., Any]
+    grid: list
+    runs: int
+    seed: int = 0
+    desc: str = ""
+
+    def tasks(self) -> list[tuple[dict, int, int]]:
+        """``(params, run, seed)`` of every point, in the order :func:`sweep` runs them."""
+        return [(dict(p), r, point_seed(self.seed, p, r)) for p in self.grid for r in range(self.runs)]
+
+
+_SWEEPS: dict[str, Callable[[dict], Sequence[SweepPlan]]] = {}
+
+
+def register_sweep(experiment: str, plans: Callable[[dict], Sequence[SweepPlan]]) -> None:
+    """Make the registered ``experiment`` runnable by ``python -m sharelib sweep``.
+
+    ``plans(P)`` receives the resolved preset (:func:`resolve`) and returns the :class:`SweepPlan`
+    list a notebook of the experiment sweeps, with the *same* function, grid, runs and seed, so the
+    points the command line stores are the points the notebook reads.
+    """
+    if experiment not in _PRESETS:
+        raise ValueError(f"register the presets of {experiment!r} (register_presets) before its sweep")
+    _SWEEPS[experiment] = plans
+
+
+def sweepable() -> list[str]:
+    """Names of the experiments registered with :func:`register_sweep` (after their modules were imported)."""
+    return sorted(_SWEEPS)
+
+
+def sweep_plans(experiment: str, preset: str) -> list[SweepPlan]:
+    """The sweeps of ``experiment`` under ``preset``."""
+    known = sweepable()
+    if experiment not in known:
+        listed = ", ".join(repr(e) for e in known) or "none registered"
+        raise ValueError(f"experiment must be one of {listed}; got {experiment!r}")
+    plans = list(_SWEEPS[experiment](resolve(experiment, preset)))
+    if not plans or not all(isinstance(p, SweepPlan) for p in plans):
+        raise TypeError(f"the sweep of {experiment!r} must return a non-empty list of SweepPlan; got {plans!r}")
+    return plans
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,13 +523,13 @@ class SweepPoint:
     value: Any
 
 
-def _call_and_cache(fn: Callable, params: Mapping[str, Any], seed: int, cache_dir: str | None,
-                    entry: tuple[str, dict] | None) -> Any:
-    # Workers write their own results, so a sweep killed midway keeps every finished point.
+def _call_and_cache(fn: Callable, params: Mapping[str, Any], seed: int, sink: tuple | None) -> Any:
+    # Workers write their own results, so a sweep killed midway keeps every finished point. ``sink``
+    # is (ResultCache or ResultStore, key, point record): both have the same ``store`` method.
     value = fn(**params, seed=seed)
-    if cache_dir is not None:
-        key, point = entry
-        ResultCache(cache_dir).store(key, value, point)
+    if sink is not None:
+        target, key, point = sink
+        target.store(key, value, point)
     return value
 
 
@@ -487,6 +548,8 @@ def sweep(
     backend: str = "processes",
     n_jobs: int | None = None,
     cache: str | os.PathLike | None = None,
+    store: str | os.PathLike | None = None,
+    stale: str = "reuse",
     address: str | None = None,
     progress: bool = True,
     desc: str | None = None,
@@ -515,6 +578,18 @@ def sweep(
         to it, so an interrupted sweep resumes where it stopped. Entries are keyed by the point,
         its seed and :func:`code_fingerprint` (sharelib's sources, ``fn``'s file, numpy and
         numba versions), so changed code never reads old results.
+    store : path, optional
+        Directory of a :class:`sharelib.results.ResultStore`, for results kept under version
+        control (``results/<paper>/<experiment>``): one JSON file per point, keyed by ``fn``'s
+        qualified name, the parameters, run and seed, *not* by the code, so results survive code
+        changes. Each file records the code version (git commit, dirty flag, fingerprint) and the
+        library versions. Exclusive with ``cache``. As with ``cache``, workers write their own
+        points, so on a cluster the folder must be on a file system the workers share.
+    stale : {"reuse", "recompute", "error"}
+        What to do with stored points computed under other code (another
+        :func:`code_fingerprint`): reuse them and warn with their count
+        (:class:`sharelib.results.StaleResultWarning`), recompute them, or raise
+        :class:`sharelib.results.StaleResultError`. Only used with ``store``.
     progress : bool
         Show a tqdm progress bar.
 
@@ -529,6 +604,19 @@ def sweep(
     -------
     list of SweepPoint
         In grid order, then run order, whatever the backend and completion order.
+
+    Examples
+    --------
+    A sweep that a later session resumes, and that reports (but reuses) points of older code:
+
+    >>> import tempfile, warnings
+    >>> def square(x, seed):
+    ...     return {"x2": x * x}
+    >>> folder = tempfile.mkdtemp()
+    >>> [p.value["x2"] for p in sweep(square, {"x": [1, 2]}, backend="serial", store=folder, progress=False)]
+    [1, 4]
+    >>> [p.value["x2"] for p in sweep(square, {"x": [1, 2, 3]}, backend="serial", store=folder, progress=False)]
+    [1, 4, 9]
     """
     points = [dict(p) for p in (_grid_product(**grid) if isinstance(grid, Mapping) else grid)]
     if not points:
@@ -539,36 +627,74 @@ def sweep(
         n_jobs = check_int("n_jobs", n_jobs, min=1)
     tasks = [(i, p, r, point_seed(seed, p, r)) for i, p in enumerate(points) for r in range(runs)]
 
-    store = ResultCache(cache) if cache is not None else None
-    cache_dir = str(store.directory) if store is not None else None
+    if cache is not None and store is not None:
+        raise ValueError("pass either cache= (a scratch cache, keyed by the code) or store= (a results store "
+                         "kept across code changes), not both")
+    from .results import check_stale
+
+    stale = check_stale(stale)
     values: dict[int, Any] = {}
-    keys: dict[int, tuple[str, dict]] = {}  # task -> (cache key, point record)
-    todo = []
-    code = code_fingerprint(fn) if store is not None else None
-    for t, (_, p, r, s) in enumerate(tasks):
-        if store is not None:
-            point = store.point(fn, p, r, s, code)
-            keys[t] = (store.key(fn, p, r, s, code), point)
-            hit, value = store.load(*keys[t])
-            if hit:
-                values[t] = value
-                continue
-        todo.append(t)
+    sinks: dict[int, tuple] = {}  # task -> (cache or store, key, point record) that its worker writes
+    if cache is not None:
+        todo = _read_cache(ResultCache(cache), fn, tasks, values, sinks)
+    elif store is not None:
+        todo = _read_store(store, fn, tasks, values, sinks, stale)
+    else:
+        todo = list(range(len(tasks)))
 
     with _progress(len(tasks), desc, progress) as bar:
         bar.update(len(tasks) - len(todo))
         runner = {"serial": _run_serial, "processes": _run_processes, "dask": _run_dask, "ray": _run_ray}[backend]
-        for t, value in runner(fn, tasks, todo, cache_dir, keys, n_jobs=n_jobs, address=address):
+        for t, value in runner(fn, tasks, todo, sinks, n_jobs=n_jobs, address=address):
             values[t] = value
             bar.update(1)
 
     return [SweepPoint(params=p, run=r, seed=s, value=values[t]) for t, (_, p, r, s) in enumerate(tasks)]
 
 
-def _run_serial(fn, tasks, todo, cache_dir, keys, **_):
+def _read_cache(cache: ResultCache, fn, tasks, values, sinks) -> list[int]:
+    """Fill ``values`` with the cached points and ``sinks`` with where the others go; return those."""
+    todo = []
+    code = code_fingerprint(fn)
+    for t, (_, p, r, s) in enumerate(tasks):
+        point, key = cache.point(fn, p, r, s, code), cache.key(fn, p, r, s, code)
+        hit, value = cache.load(key, point)
+        if hit:
+            values[t] = value
+        else:
+            sinks[t] = (cache, key, point)
+            todo.append(t)
+    return todo
+
+
+def _read_store(directory, fn, tasks, values, sinks, stale: str) -> list[int]:
+    """As :func:`_read_cache`, for a results store and its ``stale`` policy."""
+    from .results import ResultStore, StaleResultError, StaleResultWarning, code_version, stale_summary
+
+    store = ResultStore(directory)
+    code = code_version(fn)
+    todo, old = [], []
+    for t, (_, p, r, s) in enumerate(tasks):
+        ident = store.identity(fn, p, r, s)
+        found = store.lookup(ident, code["fingerprint"])
+        if found.status == "stale" and stale != "recompute":
+            old.append(found.record)
+        if found.status == "fresh" or (found.status == "stale" and stale == "reuse"):
+            values[t] = found.value
+        elif found.status != "stale" or stale == "recompute":
+            sinks[t] = (store, store.key(ident), {**ident, "code": code})
+            todo.append(t)
+    if old and stale == "error":
+        raise StaleResultError(stale_summary(store.directory, old, len(tasks), reused=False))
+    if old:
+        warnings.warn(stale_summary(store.directory, old, len(tasks)), StaleResultWarning, stacklevel=3)
+    return todo
+
+
+def _run_serial(fn, tasks, todo, sinks, **_):
     for t in todo:
         _, p, _r, s = tasks[t]
-        yield t, _call_and_cache(fn, p, s, cache_dir, keys.get(t))
+        yield t, _call_and_cache(fn, p, s, sinks.get(t))
 
 
 def _start_method(fn: Callable) -> str | None:
@@ -585,7 +711,7 @@ def _start_method(fn: Callable) -> str | None:
     return "forkserver" if "forkserver" in methods else None
 
 
-def _run_processes(fn, tasks, todo, cache_dir, keys, n_jobs=None, **_):
+def _run_processes(fn, tasks, todo, sinks, n_jobs=None, **_):
     if not todo:
         return
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
@@ -594,7 +720,7 @@ def _run_processes(fn, tasks, todo, cache_dir, keys, n_jobs=None, **_):
         futures = {}
         for t in todo:
             _, p, _r, s = tasks[t]
-            futures[pool.submit(_call_and_cache, fn, p, s, cache_dir, keys.get(t))] = t
+            futures[pool.submit(_call_and_cache, fn, p, s, sinks.get(t))] = t
         for fut in cf.as_completed(futures):
             try:
                 value = fut.result()
@@ -611,7 +737,7 @@ _BROKEN_POOL_HELP = (
 )
 
 
-def _run_dask(fn, tasks, todo, cache_dir, keys, address=None, n_jobs=None, **_):
+def _run_dask(fn, tasks, todo, sinks, address=None, n_jobs=None, **_):
     if not todo:
         return
     try:
@@ -628,7 +754,7 @@ def _run_dask(fn, tasks, todo, cache_dir, keys, address=None, n_jobs=None, **_):
         futures = {}
         for t in todo:
             _, p, _r, s = tasks[t]
-            fut = client.submit(_call_and_cache, fn, p, s, cache_dir, keys.get(t), pure=False)
+            fut = client.submit(_call_and_cache, fn, p, s, sinks.get(t), pure=False)
             futures[fut] = t
         for fut in as_completed(list(futures)):
             yield futures[fut], fut.result()
@@ -638,7 +764,7 @@ def _run_dask(fn, tasks, todo, cache_dir, keys, address=None, n_jobs=None, **_):
             cluster.close()
 
 
-def _run_ray(fn, tasks, todo, cache_dir, keys, address=None, **_):
+def _run_ray(fn, tasks, todo, sinks, address=None, **_):
     if not todo:
         return
     try:
@@ -651,7 +777,7 @@ def _run_ray(fn, tasks, todo, cache_dir, keys, address=None, **_):
     refs = {}
     for t in todo:
         _, p, _r, s = tasks[t]
-        refs[remote.remote(fn, p, s, cache_dir, keys.get(t))] = t
+        refs[remote.remote(fn, p, s, sinks.get(t))] = t
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)

@@ -300,15 +300,8 @@ def _figure_point(figure: str, method: str, total_steps: int, n_envs: int, n_poi
                       d3c_kw=d3c_kw, env_kw=env_kw)
 
 
-def figure_experiment(figure: str, P: dict, *, methods=None, runs: int | None = None, n_jobs: int = 1,
-                      progress: bool = False) -> dict:
-    """Every method of Fig. 7, 8, 9 or LIO's Cleanup over ``P``'s runs: ``{method: [run_d3c_rl result, ...]}``.
-
-    ``P`` is the resolved ``d3c.rl`` preset (``tyb_* / coin_* / cleanup_* / lio_*`` steps and runs,
-    ``n_envs``, ``n_points``, ``seed``, optional ``d3c_lr`` / ``d3c_delta`` overrides of
-    :func:`d3c_defaults`, ``coin_self_weight``: A_ii at the start in the Coin game, 0.99 in
-    Algorithm 1's default, 0.9 in the paper's Fig. 8b-d run).
-    """
+def figure_plan(figure: str, P: dict, *, methods=None, runs: int | None = None) -> _ex.SweepPlan:
+    """The sweep of Fig. 7, 8, 9 or LIO's Cleanup (appendix F.3) under the resolved ``d3c.rl`` preset ``P`` (see :func:`figure_experiment`)."""
     _ex.check_choice("figure", figure, FIGURES)
     env, _learner, all_methods, _kw = FIGURES[figure]
     key = _PRESET_KEY[figure]
@@ -322,9 +315,31 @@ def figure_experiment(figure: str, P: dict, *, methods=None, runs: int | None = 
         d3c_kw["self_weight"] = P["coin_self_weight"]
     grid = [dict(figure=figure, method=m, total_steps=P[f"{key}_steps"], n_envs=P["n_envs"],
                  n_points=P["n_points"], d3c_kw=d3c_kw) for m in methods]
-    pts = _ex.sweep(_figure_point, grid, runs=P[f"{key}_runs"] if runs is None else runs, seed=P["seed"],
-                    backend="serial" if n_jobs == 1 else "processes", n_jobs=n_jobs, progress=progress)
+    return _ex.SweepPlan(_figure_point, grid, P[f"{key}_runs"] if runs is None else runs, P["seed"],
+                         "LIO's Cleanup" if figure == "lio" else f"Fig. {figure[3:]}")
+
+
+def figure_experiment(figure: str, P: dict, *, methods=None, runs: int | None = None, n_jobs: int = 1,
+                      progress: bool = False, store=None, stale: str = "reuse") -> dict:
+    """Every method of Fig. 7, 8, 9 or LIO's Cleanup over ``P``'s runs: ``{method: [run_d3c_rl result, ...]}``.
+
+    ``P`` is the resolved ``d3c.rl`` preset (``tyb_* / coin_* / cleanup_* / lio_*`` steps and runs,
+    ``n_envs``, ``n_points``, ``seed``, optional ``d3c_lr`` / ``d3c_delta`` overrides of
+    :func:`d3c_defaults`, ``coin_self_weight``: A_ii at the start in the Coin game, 0.99 in
+    Algorithm 1's default, 0.9 in the paper's Fig. 8b-d run). ``store`` and ``stale``: read and
+    write the points in a results store (``results/d3c/rl``, where ``python -m sharelib sweep
+    d3c.rl`` puts them), see :func:`sharelib.experiments.sweep`.
+    """
+    plan = figure_plan(figure, P, methods=methods, runs=runs)
+    pts = _ex.sweep(plan.fn, plan.grid, runs=plan.runs, seed=plan.seed,
+                    backend="serial" if n_jobs == 1 else "processes", n_jobs=n_jobs, progress=progress,
+                    store=store, stale=stale)
+    methods = [p["method"] for p in plan.grid]
     out = {m: [] for m in methods}
     for p in pts:
         out[p.params["method"]].append(p.value)
     return out
+
+
+# ``python -m sharelib sweep d3c.rl``: the points of Figs. 7-9, as notebooks/d3c/04_rl.ipynb runs them
+_ex.register_sweep("d3c.rl", lambda P: [figure_plan(f, P) for f in FIGURES])

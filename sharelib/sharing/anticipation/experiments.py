@@ -141,6 +141,18 @@ _ex.register_presets(
                hidden=None, seed=0),
 )
 
+
+
+def main_plans(P: dict) -> list:
+    """The sweep behind Fig. 2 (``notebooks/as/02_main_results.ipynb`` builds the same grid), for
+    ``python -m sharelib sweep as.main``."""
+    grid = _ex.grid(env=P["envs"], method=P["methods"], iterations=[P["iterations"]], n_envs=[P["n_envs"]],
+                    hidden=[P["hidden"]])
+    return [_ex.SweepPlan(env_run, grid, P["runs"], P["seed"], "Fig. 2")]
+
+
+_ex.register_sweep("as.main", main_plans)
+
 # Fig. 3: Cooperative Predation with 20 and 30 predators under the two sparse protocols.
 _ex.register_presets(
     "as.scalability",
