@@ -437,8 +437,8 @@ def test_cli_list_and_clear_errors(tmp_path):
     assert "presets: quick, paper, reduced" in out.stdout  # d3c.rl has a reduced preset
     out = cli(tmp_path, "d3c.rl", "--preset", "reduced", "--status")
     assert out.returncode == 0, out.stderr
-    # Fig. 7: 2 methods x 100 runs, Fig. 8: 3 x 5, Fig. 9: 3 x 3 (the reduced preset)
-    assert "d3c.rl (preset reduced): 224 points" in out.stdout and "missing 224" in out.stdout
+    # Fig. 7: 2 methods x 100 runs, Fig. 8: 3 x 5, Fig. 9: 3 x 3, LIO's Cleanup: 3 x 5 (the reduced preset)
+    assert "d3c.rl (preset reduced): 239 points" in out.stdout and "missing 239" in out.stdout
     for args, message in [
         (("nosuch.exp",), "experiment must be one of"),
         (("tiny.demo", "--import", "tiny_exp", "--preset", "huge"), "preset must be one of 'quick', 'paper'; got 'huge'"),
