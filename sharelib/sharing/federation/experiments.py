@@ -22,20 +22,28 @@ from .lmf import LMF
 __all__ = ["discrete_run", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
-METHODS = ("ippo", "ippo_avg", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
+METHODS = ("ippo", "ippo_avg", "fen", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
-                 lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, seed=0):
+                 lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, vf_lr=None,
+                 fen_max_u=None, seed=0):
     """Train ``method`` on ``scenario`` for ``iterations`` PPO iterations of one 200-step episode
-    per copy; returns per-iteration mean episode return per agent and the participating set."""
+    per copy; returns per-iteration mean episode return per agent and the participating set.
+
+    ``fen``: independent PPO on FEN's fair-efficient reward (the code's flat ``PPO-FEN``) with
+    ``fen_max_u`` (:data:`.discrete.FEN_MAX_U` when ``None``). ``vf_lr``: the critic's Adam step
+    (``None``: ``lr``)."""
     scenario = _ex.check_choice("scenario", scenario, SCENARIOS)
     method = _ex.check_choice("method", method, METHODS)
     iterations = _ex.check_int("iterations", iterations, min=1)
     env = SCENARIOS[scenario](n_envs=n_envs)
     n = env.n_agents
     hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n))) if method == "ippo_avg" else None
-    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, n_steps=env.max_steps, n_epochs=2,
+    if method == "fen":
+        from .discrete import FEN_MAX_U, FENReward
+        hooks = Hooks(reward=FENReward(n_envs, n, FEN_MAX_U[scenario] if fen_max_u is None else fen_max_u))
+    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2,
                           n_minibatches=4, gamma=0.98, gae_lambda=0.97, hooks=hooks, seed=seed)
     participants = np.arange(n)
     if method in ("dandf", "fpf", "fpf_code"):
