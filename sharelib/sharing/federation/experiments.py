@@ -2,7 +2,8 @@
 
 :func:`discrete_run` trains one method on one of FEN's scenarios with the learning core's PPO
 (one network per agent) and the federation as its params hook. Methods: ``ippo``; ``ippo_avg``
-(every agent learns from the mean reward); ``dandf`` (D&F, all participate); ``fpf`` (half
+(every agent learns from the mean reward); ``fen`` (the code's flat PPO-FEN: independent PPO on FEN's
+fair-efficient reward, :class:`.discrete.FENReward`); ``dandf`` (D&F, all participate); ``fpf`` (half
 participate, the paper's setting); ``fpf_code`` (the code's ``i <= floor(N/2)``); ``lmf`` (Eq. 14
 gradients, one full federation); ``lmf_fix``, ``lmf_dynamic`` (paper readings, Eq. 14);
 ``lmf_ring`` (the code's fixed ring, Eq. 14). The constants are the code's where the text is silent
@@ -22,20 +23,28 @@ from .lmf import LMF
 __all__ = ["discrete_run", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
-METHODS = ("ippo", "ippo_avg", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
+METHODS = ("ippo", "ippo_avg", "fen", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
-                 lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, seed=0):
+                 lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, vf_lr=None,
+                 fen_max_u=None, seed=0):
     """Train ``method`` on ``scenario`` for ``iterations`` PPO iterations of one 200-step episode
-    per copy; returns per-iteration mean episode return per agent and the participating set."""
+    per copy; returns per-iteration mean episode return per agent and the participating set.
+
+    ``fen``: independent PPO on FEN's fair-efficient reward (the code's flat ``PPO-FEN``) with
+    ``fen_max_u`` (:data:`.discrete.FEN_MAX_U` when ``None``). ``vf_lr``: the critic's Adam step
+    (``None``: ``lr``)."""
     scenario = _ex.check_choice("scenario", scenario, SCENARIOS)
     method = _ex.check_choice("method", method, METHODS)
     iterations = _ex.check_int("iterations", iterations, min=1)
     env = SCENARIOS[scenario](n_envs=n_envs)
     n = env.n_agents
     hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n))) if method == "ippo_avg" else None
-    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, n_steps=env.max_steps, n_epochs=2,
+    if method == "fen":
+        from .discrete import FEN_MAX_U, FENReward
+        hooks = Hooks(reward=FENReward(n_envs, n, FEN_MAX_U[scenario] if fen_max_u is None else fen_max_u))
+    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2,
                           n_minibatches=4, gamma=0.98, gae_lambda=0.97, hooks=hooks, seed=seed)
     participants = np.arange(n)
     if method in ("dandf", "fpf", "fpf_code"):
@@ -53,12 +62,15 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
     return dict(returns=res.returns, participants=np.asarray(participants), n_agents=n)
 
 
+#: the methods of 01_method's small game (FEN, added for 02_discrete, is not in its presets)
+_METHOD_NB = tuple(m for m in METHODS if m != "fen")
+
 _ex.register_presets(
     "fpf_lmf.method",
     quick=dict(T1=400, T2=600, scenario="job", methods=["ippo", "dandf", "fpf", "lmf_fix"], iterations=15,
                runs=1, n_envs=2, seed=0),
-    paper=dict(T1=5000, T2=20000, scenario="job", methods=list(METHODS), iterations=2500, runs=5, n_envs=4,
+    paper=dict(T1=5000, T2=20000, scenario="job", methods=list(_METHOD_NB), iterations=2500, runs=5, n_envs=4,
                seed=0),
-    reduced=dict(T1=5000, T2=20000, scenario="job", methods=list(METHODS), iterations=100, runs=3, n_envs=4,
+    reduced=dict(T1=5000, T2=20000, scenario="job", methods=list(_METHOD_NB), iterations=100, runs=3, n_envs=4,
                  seed=0),
 )
