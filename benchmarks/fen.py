@@ -282,29 +282,21 @@ def timer_ours(cls, E, steps):
     env.reset(0)
     rng = np.random.default_rng(0)
     env.step(rng.integers(0, 5, size=(E, env.n_agents)))  # compile
-
-    def run():
-        acts = rng.integers(0, 5, size=(steps, E, env.n_agents))
-        t = time.perf_counter()
-        for k in range(steps):
-            env.step(acts[k])
-        return steps * E * env.n_agents / (time.perf_counter() - t)
-
-    return run
+    return lambda: _agent_steps_per_second(env, rng, steps, E)
 
 
 def timer_numpy(cls, E, steps):
     env = cls(E)
     rng = np.random.default_rng(0)
+    return lambda: _agent_steps_per_second(env, rng, steps, E)
 
-    def run():
-        acts = rng.integers(0, 5, size=(steps, E, env.n_agents))
-        t = time.perf_counter()
-        for k in range(steps):
-            env.step(acts[k])
-        return steps * E * env.n_agents / (time.perf_counter() - t)
 
-    return run
+def _agent_steps_per_second(env, rng, steps, E):
+    acts = rng.integers(0, 5, size=(steps, E, env.n_agents))
+    t = time.perf_counter()
+    for k in range(steps):
+        env.step(acts[k])
+    return steps * E * env.n_agents / (time.perf_counter() - t)
 
 
 def timer_method(scenario, method, hidden, iterations):

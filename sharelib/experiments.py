@@ -334,6 +334,21 @@ def point_seed(seed: int, params: Mapping[str, Any], run: int) -> int:
 _MAGIC = b"SHARELIB-RESULT-2\n"  # 2: the payload holds the key and the point
 
 
+def remove_old_files(directory: Path, patterns, older_than: float) -> int:
+    """Delete the files of ``directory`` matching ``patterns`` (globs) last written more than
+    ``older_than`` seconds ago (interrupted writers' temporaries); returns how many went."""
+    limit = time.time() - older_than
+    removed = 0
+    for tmp in [f for pattern in patterns for f in Path(directory).glob(pattern)]:
+        try:
+            if tmp.stat().st_mtime < limit:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished or another process removed it
+            pass
+    return removed
+
+
 class CacheCorruptionWarning(UserWarning):
     """A cached result failed its checksum (truncated or corrupted), belongs to another key (a file
     copied or renamed by hand), or was written by an older format; it is recomputed."""
@@ -419,18 +434,9 @@ class ResultCache:
 
     def remove_stale_temporaries(self, older_than: float | None = None) -> int:
         """Delete temporary files of interrupted writers older than ``older_than`` seconds."""
-        limit = time.time() - (self.STALE_AFTER if older_than is None else older_than)
-        removed = 0
         # ".tmp-*.pkl": the temporary name used before sharelib named them ".part"
-        leftovers = [*self.directory.glob(".tmp-*.part"), *self.directory.glob(".tmp-*.pkl")]
-        for tmp in leftovers:
-            try:
-                if tmp.stat().st_mtime < limit:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:  # its writer finished or another process removed it
-                pass
-        return removed
+        return remove_old_files(self.directory, (".tmp-*.part", ".tmp-*.pkl"),
+                                self.STALE_AFTER if older_than is None else older_than)
 
     @staticmethod
     def point(fn: Callable, params: Mapping[str, Any], run: int, seed: int, code: str | None = None) -> dict:

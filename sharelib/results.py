@@ -72,7 +72,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from . import __version__
-from .experiments import CacheCorruptionWarning, _canonical, check_choice, code_fingerprint
+from .experiments import CacheCorruptionWarning, _canonical, check_choice, code_fingerprint, remove_old_files
 
 __all__ = [
     "ResultStore",
@@ -351,16 +351,8 @@ class ResultStore:
 
     def remove_stale_temporaries(self, older_than: float | None = None) -> int:
         """Delete temporary files of interrupted writers older than ``older_than`` seconds."""
-        limit = time.time() - (self.STALE_AFTER if older_than is None else older_than)
-        removed = 0
-        for tmp in self.directory.glob(".tmp-*.part"):
-            try:
-                if tmp.stat().st_mtime < limit:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:  # its writer finished or another process removed it
-                pass
-        return removed
+        return remove_old_files(self.directory, (".tmp-*.part",),
+                                self.STALE_AFTER if older_than is None else older_than)
 
     # -- identity -------------------------------------------------------------------------------
 
