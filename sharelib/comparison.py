@@ -64,6 +64,7 @@ import numpy as np
 
 from . import experiments as _ex
 from . import metrics
+from .envs import CoinGame, Cleanup, Exchange, Harvest
 from .learners import PPO, Hooks, mix_rewards
 from .learners.common import EpisodeTracker
 
@@ -73,13 +74,13 @@ __all__ = ["MECHANISMS", "ENVIRONMENTS", "BACKBONE", "run_mechanism", "mixing_ma
 MECHANISMS = ("independent", "team", "fixed_mixing", "d3c", "inequity_aversion", "vs", "vps", "ps", "as", "fpf",
               "lmf")
 
-#: name -> (environment class path, keywords): the dilemmas of the comparison
+#: name -> (environment class, keywords): the dilemmas of the comparison
 ENVIRONMENTS = {
-    "coin_game": ("coin_game.CoinGame", dict(size=5)),
-    "cleanup": ("ssd.Cleanup", dict(map="as", obs="grid", fire=False, n_agents=5)),
-    "harvest": ("ssd.Harvest", dict(map="as", obs="grid", fire=False, n_agents=5)),
-    "cleanup_canonical": ("ssd.Cleanup", dict(obs="grid", fire=False, n_agents=5, max_steps=1000)),
-    "exchange": ("exchange.Exchange", dict()),
+    "coin_game": (CoinGame, dict(size=5)),
+    "cleanup": (Cleanup, dict(map="as", obs="grid", fire=False, n_agents=5)),
+    "harvest": (Harvest, dict(map="as", obs="grid", fire=False, n_agents=5)),
+    "cleanup_canonical": (Cleanup, dict(obs="grid", fire=False, n_agents=5, max_steps=1000)),
+    "exchange": (Exchange, dict()),
 }
 
 #: The PPO every mechanism shares (module docstring); ``n_steps`` is the episode length.
@@ -89,12 +90,9 @@ BACKBONE = dict(activation="relu", hidden=(64, 64), lr=3e-4, vf_lr=1e-4, gamma=0
 
 def make_env(env: str, n_envs: int):
     """One of :data:`ENVIRONMENTS` with ``n_envs`` copies."""
-    import importlib
-
     _ex.check_choice("env", env, ENVIRONMENTS)
-    path, kw = ENVIRONMENTS[env]
-    module, cls = path.rsplit(".", 1)
-    return getattr(importlib.import_module(f"sharelib.envs.{module}"), cls)(n_envs, **kw)
+    cls, kw = ENVIRONMENTS[env]
+    return cls(n_envs, **kw)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -241,20 +241,11 @@ STALE_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_editing_code_below_a_swept_function_invalidates_the_cache(tmp_path):
+def test_editing_code_below_a_swept_function_invalidates_the_cache(tmp_path, probe_package):
     """The issue's stale-cache case: a thin swept wrapper whose helper, in another module, changes."""
-    import shutil
-
-    import sharelib
-
-    pkg = tmp_path / "site" / "sharelib"
-    shutil.copytree(Path(sharelib.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    (pkg / "_probe_swept.py").write_text(
-        "from ._probe_helper import helper\n\ndef swept(x, seed):\n    return helper(x)\n")
-    (pkg / "_probe_helper.py").write_text("def helper(x):\n    return 2 * x\n")
+    pkg, env = probe_package
     script, cache = tmp_path / "run.py", tmp_path / "cache"
     script.write_text(STALE_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(pkg.parent)}
 
     def run():
         out = subprocess.run([sys.executable, str(script), str(cache)], env=env, capture_output=True, text=True,

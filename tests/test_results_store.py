@@ -321,18 +321,11 @@ EDIT_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_editing_code_below_a_swept_function_keeps_the_points_as_stale(tmp_path):
+def test_editing_code_below_a_swept_function_keeps_the_points_as_stale(tmp_path, probe_package):
     """A real edit of a helper below a thin swept wrapper, in a copy of the package."""
-    import sharelib
-
-    pkg = tmp_path / "site" / "sharelib"
-    shutil.copytree(Path(sharelib.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    (pkg / "_probe_swept.py").write_text(
-        "from ._probe_helper import helper\n\ndef swept(x, seed):\n    return helper(x)\n")
-    (pkg / "_probe_helper.py").write_text("def helper(x):\n    return 2 * x\n")
+    pkg, env = probe_package
     script, store = tmp_path / "run.py", tmp_path / "store"
     script.write_text(EDIT_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(pkg.parent)}
 
     def run(stale="reuse"):
         out = subprocess.run([sys.executable, str(script), str(store), stale], env=env, capture_output=True,
