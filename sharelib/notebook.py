@@ -37,7 +37,8 @@ import numpy as np
 
 from . import experiments as _ex
 
-__all__ = ["parameters", "finite", "injected_names", "Int", "Float", "Choice", "Bool", "Text", "Ints", "Floats", "ListOf"]
+__all__ = ["parameters", "finite", "injected_names", "Int", "Float", "Choice", "Bool", "Text", "Ints", "Floats", "ListOf",
+           "Store", "store_directory"]
 
 #: A bound: a number, the name of a parameter checked earlier, or a function of the resolved values.
 Bound = Union[float, int, str, Callable[[dict], float], None]
@@ -112,6 +113,35 @@ class Text:
         if not isinstance(value, str):
             raise ValueError(f"{name} must be a string; got {value!r}")
         return value
+
+
+@dataclass(frozen=True)
+class Store:
+    """A results store for ``experiment``: ``""`` (none: compute everything), ``"default"``
+    (``results/<paper>/<experiment>``, where ``python -m sharelib sweep <experiment>`` writes) or a
+    folder. The value stays as given (it goes into the figures' provenance); the notebook hands it
+    to :func:`store_directory`."""
+
+    experiment: str
+
+    def check(self, name: str, value: Any, resolved: Mapping[str, Any]) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string ('' for no store, 'default' or a folder); got {value!r}")
+        folder = store_directory(value, self.experiment)
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{name} must name a folder (or be '' or 'default'); {str(folder)!r} is a file")
+        return value
+
+
+def store_directory(value: str, experiment: str):
+    """The folder a :class:`Store` parameter names, or None for ``""``."""
+    from pathlib import Path
+
+    from .results import default_store
+
+    if value == "":
+        return None
+    return default_store(experiment) if value == "default" else Path(value)
 
 
 @dataclass(frozen=True)

@@ -463,3 +463,29 @@ def test_registered_d3c_sweep_is_the_notebooks_sweep(monkeypatch):
         d3c_rl.figure_experiment(fig, P)
     plans = ex.sweep_plans("d3c.rl", "reduced")
     assert seen == [(p.fn, p.grid, p.runs, p.seed) for p in plans]
+
+
+def test_notebook_store_parameter_names_the_folder(tmp_path):
+    from sharelib import notebook
+
+    rule = notebook.Store("as.main")
+    assert rule.check("store", "", {}) == "" and notebook.store_directory("", "as.main") is None
+    assert notebook.store_directory("default", "as.main").parts[-3:] == ("results", "as", "main")
+    assert notebook.store_directory(str(tmp_path), "d3c.rl") == tmp_path
+    a_file = tmp_path / "points.json"
+    a_file.write_text("{}")
+    with pytest.raises(ValueError, match="store must name a folder"):
+        rule.check("store", str(a_file), {})
+    with pytest.raises(ValueError, match="store must be a string"):
+        rule.check("store", 3, {})
+
+
+def test_as_main_reduced_preset_shrinks_only_the_ssd_networks():
+    from sharelib.sharing.anticipation import experiments as asx
+
+    (plan,) = asx.main_plans(ex.resolve("as.main", "reduced"))
+    hidden = {p["env"]: p["hidden"] for p in plan.grid}
+    assert hidden["cleanup"] == hidden["harvest"] == [128, 64]
+    assert hidden["cooperative_predation"] is None  # Table 2's (128, 64) through ENV_SETTINGS
+    (paper,) = asx.main_plans(ex.resolve("as.main", "paper"))
+    assert all(p["hidden"] is None for p in paper.grid) and len(paper.grid) == len(plan.grid) == 20
