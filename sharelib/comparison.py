@@ -40,8 +40,11 @@ The mechanisms (:data:`MECHANISMS`), each through a hook of the learning core
     with global information (the paper's Eqs. 4-7), so it sees a defector's experience too; a
     defector does not take the federation's policy.
 
-Not yet here: LToS, whose learner is a bi-level DQN (:mod:`sharelib.sharing.ltos`) and would
-need a PPO adaptation of its high level.
+``ltos``
+    LToS's learned reward sharing (Yi et al.; Eq. 2 on the complete graph), adapted to the PPO
+    backbone (:class:`~sharelib.sharing.ltos_ppo.LToSPPO`, where the paper's low level is a DQN):
+    the low level sees its incoming weights, the high level ascends the receivers' PPO values
+    (Eq. 6, first order), one step per learning iteration, initial selfishness 0.8.
 
 Defectors: the Sharer's Dilemma of CE-DOS, asked of every mechanism
 -------------------------------------------------------------------
@@ -69,10 +72,10 @@ from .learners import PPO, Hooks, mix_rewards
 from .learners.common import EpisodeTracker
 
 __all__ = ["MECHANISMS", "ENVIRONMENTS", "BACKBONE", "run_mechanism", "mixing_matrix", "opt_out",
-           "communication", "experiment", "outcome", "dilemma", "verdict"]
+           "communication", "plans", "experiment", "outcome", "dilemma", "verdict"]
 
 MECHANISMS = ("independent", "team", "fixed_mixing", "d3c", "inequity_aversion", "vs", "vps", "ps", "as", "fpf",
-              "lmf")
+              "lmf", "ltos")
 
 #: name -> (environment class, keywords): the dilemmas of the comparison
 ENVIRONMENTS = {
@@ -134,16 +137,18 @@ def _sharer_graph(sharers: np.ndarray) -> np.ndarray:
 class _Mechanism:
     """A learner with the mechanism installed, and what runs after each update (D3C's report)."""
 
-    def __init__(self, learner, after=None, state=None):
+    def __init__(self, learner, after=None, state=None, wrap=None):
         self.learner, self.after, self.state = learner, after, state
+        self.wrap = wrap or (lambda env, record=True: env)  # the environment as the learner sees it
 
 
 def _build(mechanism: str, E, sharers: np.ndarray, seed_init: int, seed_mech: int, options: dict) -> _Mechanism:
     n, T = E.n_agents, E.max_steps
     kw = dict(BACKBONE, n_steps=T, seed=seed_init)
     o = dict(options)
-    if mechanism == "independent" or (mechanism in ("fpf", "lmf") and sharers.sum() < 1 + (mechanism == "lmf")):
-        # nobody to federate (LMF: no graph with a single participant)
+    if mechanism == "independent" or (mechanism in ("fpf", "lmf", "ltos")
+                                      and sharers.sum() < 1 + (mechanism != "fpf")):
+        # nobody to federate or share with (LMF, LToS: no graph with a single participant)
         return _Mechanism(PPO.for_env(E, **kw))
     if mechanism in ("team", "fixed_mixing"):
         M = opt_out(mixing_matrix(mechanism, n, o.pop("share", 0.5)), sharers)
@@ -200,6 +205,11 @@ def _build(mechanism: str, E, sharers: np.ndarray, seed_init: int, seed_mech: in
         LMF(L, graph=o.pop("graph", "full"), exchange="gradients", participants=np.flatnonzero(sharers),
             seed=seed_mech, **o).install()
         return _Mechanism(L)
+    if mechanism == "ltos":
+        from .sharing.ltos_ppo import LToSPPO
+
+        sh = LToSPPO(E, sharers=sharers, ppo_kw=kw, seed=seed_mech, **o)
+        return _Mechanism(sh.low, lambda ro: sh.high_step(), sh, wrap=sh.env)
     raise AssertionError(mechanism)
 
 
@@ -214,11 +224,12 @@ def _only(hook, sharers):
     return h
 
 
-def communication(mechanism: str, E, learner, sharers) -> dict:
+def communication(mechanism: str, E, learner, sharers, high_batch: int = 0) -> dict:
     """What a sharer reveals and how many numbers it sends per environment step (to all recipients).
 
     Per-iteration exchanges (parameters) are spread over the iteration's ``n_steps`` steps of one
-    copy (each copy's step is one step of the same agents).
+    copy (each copy's step is one step of the same agents). ``high_batch``: LToS's states per
+    high-level step.
     """
     k = int(np.sum(sharers)) - 1  # recipients of a sharer
     if mechanism == "independent" or k < 1:
@@ -238,6 +249,10 @@ def communication(mechanism: str, E, learner, sharers) -> dict:
         "as": ("action distribution and anticipations", k * 2 * A),
         "fpf": ("policy parameters (to the federation and back)", 2 * n_pi * per_iter),
         "lmf": ("policy updates", k * n_pi * per_iter),
+        # a share of its reward and the weight to each recipient per step; the high level's value
+        # gradients d V_i / d w_i^in[j] back to each giver, per sampled state
+        "ltos": ("reward shares, sharing weights and value gradients",
+                 2 * k + k * high_batch * per_iter),
     }
     what, numbers = table[mechanism]
     return dict(reveals=what, numbers=float(numbers))
@@ -274,6 +289,7 @@ def run_mechanism(env: str = "coin_game", mechanism: str = "independent", total_
     mech = _build(mechanism, E, sharers, s_init, s_mech, dict(options or {}))
     L = mech.learner
     rng = np.random.default_rng(s_train)
+    E = mech.wrap(E)
     obs = E.reset(int(rng.integers(2**31)))
     tracker = EpisodeTracker(n_envs, n)
     K = -(-total_steps // (L.n_steps * n_envs))
@@ -293,24 +309,25 @@ def run_mechanism(env: str = "coin_game", mechanism: str = "independent", total_
     k0 = min(K - 1, int(K * 0.8))
     w = eps[k0:].astype(float)
     final = (w[:, None] * np.nan_to_num(rets[k0:])).sum(0) / w.sum() if w.sum() > 0 else np.full(n, np.nan)
-    R = _evaluate(L, env, eval_episodes, s_eval)
+    R = _evaluate(L, mech.wrap(make_env(env, eval_episodes), record=False), s_eval)
     social = {key: float(np.nanmean(v)) if np.ndim(v) else float(v)
               for key, v in metrics.social_metrics(R).items()}
     if (R.sum(axis=1) < 0).any():  # 1 - Gini needs non-negative returns (Coins has penalties)
         social["equality"] = float("nan")
     out = dict(env=env, mechanism=mechanism, n_agents=n, steps=edges[1:], returns=_bin(steps, rets, eps, edges),
                final=final, defector=~sharers, social=social, eval_returns=R.sum(axis=1).mean(axis=0),
-               seconds_per_step=seconds / (K * L.n_steps), **communication(mechanism, E, L, sharers),
+               seconds_per_step=seconds / (K * L.n_steps), **communication(mechanism, E, L, sharers, getattr(mech.state, "high_batch", 0)),
                policy_digest=hashlib.sha256(np.ascontiguousarray(L.policy_params).tobytes()).hexdigest()[:16])
+    if mechanism == "ltos" and mech.state is not None:
+        out["selfishness"] = np.asarray(mech.state.selfishness)  # per iteration, mean w_ii of the sharers
     if mechanism == "d3c" and mech.state is not None:
         out["A_final"] = opt_out(mech.state.A.T, sharers).T  # A (column j: how j's reward is spread)
     return out
 
 
-def _evaluate(learner, env: str, episodes: int, seed: int) -> np.ndarray:
-    """Per-step rewards ``(episodes, T, n)`` of the stochastic policies, one episode per copy."""
-    E = make_env(env, episodes)
-    T = E.max_steps
+def _evaluate(learner, E, seed: int) -> np.ndarray:
+    """Per-step rewards ``(episodes, T, n)`` of the stochastic policies, one episode in each copy of ``E``."""
+    T, episodes = E.max_steps, E.n_envs
     rng = np.random.default_rng(seed)
     obs = E.reset(int(rng.integers(2**31)))
     R = np.empty((T, episodes, E.n_agents))
@@ -327,8 +344,8 @@ _ex.register_presets(
     "compare",
     quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1],
                n_envs=4, eval_episodes=4, n_points=6, seed=0),
-    # about an hour on 2 cores (our estimate from the quick timings): Coins and Cleanup, 100k steps, 3 seeds
-    reduced=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=100_000, runs=3,
+    # Coins, Cleanup and Harvest, 100k steps, 3 seeds: Coins and Cleanup took 11 min on 2 cores (126 runs)
+    reduced=dict(envs=["coin_game", "cleanup", "harvest"], mechanisms=list(MECHANISMS), steps=100_000, runs=3,
                  defectors=[0, 1], n_envs=8, eval_episodes=32, n_points=20, seed=0),
     # the largest per-environment budget of our papers' presets (D3C's Cleanup: 10M steps), 5 seeds
     paper=dict(envs=["coin_game", "cleanup", "harvest", "cleanup_canonical", "exchange"], mechanisms=list(MECHANISMS),
@@ -336,17 +353,28 @@ _ex.register_presets(
 )
 
 
-def experiment(P: dict, *, backend: str = "processes", n_jobs: int | None = None, cache=None,
-               progress: bool = True) -> dict:
-    """Every (environment, mechanism, defectors) of the resolved ``compare`` preset ``P`` over its
-    runs: ``{(env, mechanism, k): [run_mechanism result, ...]}``. ``independent`` runs once per
-    environment (defectors change nothing there)."""
+def plans(P: dict) -> list:
+    """The sweep behind the notebook under the resolved ``compare`` preset ``P``: every
+    (environment, mechanism, defectors) over its runs; ``independent`` once per environment
+    (defectors change nothing there). ``python -m sharelib sweep compare`` runs the same grid."""
     grid = [dict(env=e, mechanism=m, defectors=k, total_steps=P["steps"], n_envs=P["n_envs"],
                  eval_episodes=P["eval_episodes"], n_points=P["n_points"])
             for e in P["envs"] for m in P["mechanisms"] for k in P["defectors"]
             if not (m == "independent" and k != P["defectors"][0])]
-    pts = _ex.sweep(run_mechanism, grid, runs=P["runs"], seed=P["seed"], backend=backend, n_jobs=n_jobs,
-                    cache=cache, progress=progress, desc="mechanisms")
+    return [_ex.SweepPlan(run_mechanism, grid, P["runs"], P["seed"], "mechanisms")]
+
+
+_ex.register_sweep("compare", plans)
+
+
+def experiment(P: dict, *, backend: str = "processes", n_jobs: int | None = None, cache=None, store=None,
+               stale: str = "reuse", progress: bool = True) -> dict:
+    """The runs of :func:`plans` as ``{(env, mechanism, k): [run_mechanism result, ...]}``;
+    ``store`` / ``stale``: read and write them in a results store (``results/compare``), see
+    :func:`sharelib.experiments.sweep`."""
+    (plan,) = plans(P)
+    pts = _ex.sweep(plan.fn, plan.grid, runs=plan.runs, seed=plan.seed, backend=backend, n_jobs=n_jobs,
+                    cache=cache, store=store, stale=stale, progress=progress, desc=plan.desc)
     out = {}
     for p in pts:
         out.setdefault((p.params["env"], p.params["mechanism"], p.params["defectors"]), []).append(p.value)

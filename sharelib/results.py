@@ -482,7 +482,8 @@ def check_stale(stale: str) -> str:
 
 #: The module that registers each paper's sweepable experiments (imported on demand: numba
 #: compiles or loads its kernels on import, which the other papers need not pay for).
-SWEEP_MODULES = {"as": "sharelib.sharing.anticipation.experiments", "d3c": "sharelib.sharing.d3c_rl"}
+SWEEP_MODULES = {"as": "sharelib.sharing.anticipation.experiments", "d3c": "sharelib.sharing.d3c_rl",
+                 "compare": "sharelib.comparison"}
 
 
 def load_sweeps(experiment: str | None = None, modules=()) -> None:

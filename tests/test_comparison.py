@@ -24,7 +24,7 @@ def test_every_mechanism_with_everyone_defecting_is_independent_ppo_seed_for_see
     assert r["defector"].all() and r["numbers"] == 0.0
 
 
-@pytest.mark.parametrize("mechanism", ["team", "d3c", "vs", "ps", "fpf"])
+@pytest.mark.parametrize("mechanism", ["team", "d3c", "vs", "ps", "fpf", "ltos"])
 def test_with_sharing_on_the_mechanism_changes_the_learning(mechanism, independent_run):
     r = C.run_mechanism("coin_game", mechanism, **TINY)
     assert r["policy_digest"] != independent_run["policy_digest"]
