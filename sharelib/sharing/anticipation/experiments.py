@@ -164,13 +164,27 @@ def main_plans(P: dict) -> list:
 _ex.register_sweep("as.main", main_plans)
 
 # Fig. 3: Cooperative Predation with 20 and 30 predators under the two sparse protocols.
+# "reduced": half the paper preset's training (1000 episodes) and 3 of its 5 seeds (about an
+# hour on 2 cores: AS with 30 predators is the slowest run).
+_SCALE = dict(sizes=[20, 30], protocols=["one partner", "half rate"], methods=["as", "vps", "vs", "ps"], n_envs=8,
+              hidden=None, seed=0)
 _ex.register_presets(
     "as.scalability",
     quick=dict(sizes=[20, 30], protocols=["one partner", "half rate"], methods=["as", "vps", "vs", "ps"],
                iterations=8, runs=2, n_envs=4, hidden=[32], seed=0),
-    paper=dict(sizes=[20, 30], protocols=["one partner", "half rate"], methods=["as", "vps", "vs", "ps"],
-               iterations=250, runs=5, n_envs=8, hidden=None, seed=0),
+    reduced=dict(iterations=125, runs=3, **_SCALE),
+    paper=dict(iterations=250, runs=5, **_SCALE),
 )
+
+
+def scalability_plans(P: dict) -> list:
+    """The sweep behind Fig. 3 (``notebooks/as/03_scalability.ipynb``), for ``python -m sharelib sweep as.scalability``."""
+    grid = _ex.grid(env=["cooperative_predation"], n_agents=P["sizes"], protocol=P["protocols"], method=P["methods"],
+                    iterations=[P["iterations"]], n_envs=[P["n_envs"]], hidden=[P["hidden"]])
+    return [_ex.SweepPlan(env_run, grid, P["runs"], P["seed"], "Fig. 3")]
+
+
+_ex.register_sweep("as.scalability", scalability_plans)
 
 # Figs. 4-7: the paper's penalty weights per environment (Fig. 4), rho = 0 (Fig. 5), IPPO and
 # centralised PPO with N = 2 (Fig. 6, on Cooperative Predation), anticipations (Fig. 7).
