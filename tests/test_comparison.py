@@ -115,3 +115,12 @@ def test_dilemma_numbers_by_hand_and_verdicts():
     assert C.verdict((0.2, 0.5)) == "unclear" and C.verdict((0.2, float("nan"))) == "yes (1 run)"
     o = C.outcome(res[("e", "m", 0)])
     assert o["collective"][0] == pytest.approx(9.0) and o["equality"][0] == 0.5
+
+
+def test_evaluation_counts_one_episode_per_copy_where_episodes_end_early():
+    # the corridor ends at the first goal (a few steps); 20 evaluation steps would hold several
+    # episodes, each worth up to 1 per agent, if the evaluation did not stop at the first
+    r = C.run_mechanism("prisoner_corridor", "independent", total_steps=2 * 8 * 20, n_envs=8, n_points=2,
+                        eval_episodes=64, seed=1)
+    assert r["eval_returns"].max() <= 1.0
+    assert r["eval_returns"].sum() > 0.4  # someone reaches a goal
