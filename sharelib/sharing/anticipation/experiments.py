@@ -201,3 +201,19 @@ _ex.register_presets(
                  ablation_envs=["cooperative_predation", "exchange", "cooperative_navigation"], iterations=250, runs=5,
                  n_envs=8, hidden=None, seed=0),
 )
+
+
+def ablation_plans(P: dict) -> list:
+    """The sweep behind Figs. 4-7 (``notebooks/as/04_ablations.ipynb``): Fig. 4's penalty weights,
+    Fig. 5's rho = 0 against Table 2's, Fig. 6's N = 2 learners (AS, IPPO, centralised PPO on
+    Predation with relative actions, whose AS runs also give Fig. 7); for ``python -m sharelib sweep as.ablations``."""
+    base = dict(method="as", iterations=P["iterations"], n_envs=P["n_envs"], hidden=P["hidden"])
+    sens = [dict(base, env=e, rho=r) for e in P["sensitivity_envs"] for r in RHO_GRID[e]]
+    abl = [dict(base, env=e, rho=r) for e in P["ablation_envs"] for r in (0.0, ENV_SETTINGS[e]["rho"])]
+    two = dict(env="cooperative_predation", n_agents=2, iterations=P["iterations"], n_envs=P["n_envs"],
+               hidden=P["hidden"], env_options={"relative_actions": True})
+    grid = sens + [g for g in abl if g not in sens] + [dict(two, method=m) for m in ("as", "ippo", "centralised")]
+    return [_ex.SweepPlan(env_run, grid, P["runs"], P["seed"], "Figs. 4-7")]
+
+
+_ex.register_sweep("as.ablations", ablation_plans)
