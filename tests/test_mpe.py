@@ -203,3 +203,42 @@ def test_pettingzoo_api_and_seed_tests(cls):
     from sharelib.envs.pettingzoo import to_parallel_env
     parallel_api_test(to_parallel_env(cls, **SHORT), num_cycles=70)
     parallel_seed_test(lambda: to_parallel_env(cls, **SHORT), num_cycles=70)
+
+
+# ------------------------------------------------------------------------------------------------
+# training on the adapter (sharelib.sharing.federation.mpe)
+# ------------------------------------------------------------------------------------------------
+def test_mpe_run_shapes_determinism_and_federation_invariants():
+    from sharelib.sharing.federation import mpe as M
+    kw = dict(episodes=2, n_envs=2, hidden=(8,), seed=3)
+    a = M.mpe_run("crypto", "dandf", **kw)
+    assert a["returns"].shape == (2, 2) and a["n_agents"] == 2 and list(a["steps"]) == [100, 200]
+    np.testing.assert_array_equal(a["returns"], M.mpe_run("crypto", "dandf", **kw)["returns"])
+    # the federation acts: a strong pull (alpha lambda_u = 0.5) changes the run; without any pull D&F is IPPO
+    ippo = M.mpe_run("crypto", "ippo", **kw)["returns"]
+    assert not np.array_equal(M.mpe_run("crypto", "dandf", lambda_u=500.0, **kw)["returns"], ippo)
+    assert not np.array_equal(M.mpe_run("crypto", "lmf", **kw)["returns"], ippo)
+    np.testing.assert_array_equal(M.mpe_run("crypto", "dandf", lambda_u=0.0, lambda_e=0.0, **kw)["returns"], ippo)
+    # FPF's participants: half of the team, drawn by the seed
+    f = M.mpe_run("tag", "fpf", episodes=1, n_envs=1, hidden=(8,), seed=0)
+    assert len(f["participants"]) == 1 and f["returns"].shape == (1, 3)
+    assert M.team_return(np.ones((4, 3)) * [1.0, 2.0, 3.0]).tolist() == [2.0] * 4
+    with pytest.raises(ValueError, match="scenario"):
+        M.mpe_run("spread", "ippo")
+    with pytest.raises(ValueError, match="method"):
+        M.mpe_run("tag", "maddpg")
+    with pytest.raises(ValueError, match="returns"):
+        M.team_return(np.ones(3))
+
+
+def test_mpe_presets_and_experiment():
+    from sharelib import experiments as ex
+    from sharelib.sharing.federation import mpe as M
+    P = ex.resolve("fpf_lmf.mpe", "quick", scenarios=["crypto"], methods=["ippo", "lmf"], budget=0.0004,
+                   hidden=[8], n_envs=2)
+    R = M.mpe_experiment(P)
+    assert set(R) == {("crypto", "ippo"), ("crypto", "lmf")}
+    assert all(len(v) == P["runs"] and v[0]["episodes"] == 4 and v[0]["returns"].shape == (2, 2) for v in R.values())
+    paper = ex.get_preset("fpf_lmf.mpe", "paper")
+    assert (paper["lambda_u"], paper["lambda_e"], paper["alpha"], paper["eta"], paper["gamma"], paper["budget"]) == \
+        (5.0, 0.0, 1e-3, 1.0, 0.95, 1.0)
