@@ -15,6 +15,10 @@ See :mod:`sharelib.envs.base` for the interface every environment implements.
 - :class:`TrafficSignalControl`: LToS's traffic signal control on the 6 x 6 grid (Sec. 5.3), run
   by SUMO (optional: ``pip install 'sharelib[traffic]'``; not in :data:`ENVIRONMENTS`, whose
   members need nothing beyond the core dependencies).
+- :class:`PhysicalDeception`, :class:`CovertCommunication`, :class:`PredatorPrey`, :class:`KeepAway`:
+  FPF/LMF's MPE scenarios (Fig. 7), mpe2's own environments behind our interface with a random
+  opponent (:mod:`sharelib.envs.mpe`; optional: ``pip install 'sharelib[mpe]'``; not in
+  :data:`ENVIRONMENTS`).
 - :func:`sharelib.envs.pettingzoo.to_parallel_env`: PettingZoo ``ParallelEnv`` adapter (needs
   ``pettingzoo``, a test dependency; imported lazily).
 """
@@ -24,6 +28,7 @@ from .coin_game import CoinGame
 from .exchange import Exchange
 from .fen import JobScheduling, ManufacturingPlant, MatthewEffect
 from .jungle import Jungle
+from .mpe import CovertCommunication, KeepAway, PhysicalDeception, PredatorPrey
 from .navigation import CooperativeNavigation
 from .predation import CooperativePredation
 from .prisoner_corridor import PrisonerCorridor
@@ -49,4 +54,5 @@ ENVIRONMENTS = {
 __all__ = ["MultiAgentEnv", "DiscreteSpec", "BoxSpec", "CoinGame", "PrisonerCorridor",
            "TrustYourBrother", "Cleanup", "Harvest", "Exchange", "CooperativeNavigation",
            "CooperativePredation", "Jungle", "JobScheduling", "MatthewEffect",
-           "ManufacturingPlant", "TrafficSignalControl", "ENVIRONMENTS"]
+           "ManufacturingPlant", "TrafficSignalControl", "PhysicalDeception", "CovertCommunication",
+           "PredatorPrey", "KeepAway", "ENVIRONMENTS"]

@@ -20,10 +20,37 @@ from ...learners import PPO, Hooks, mix_rewards
 from .fpf import FPF
 from .lmf import LMF
 
-__all__ = ["discrete_run", "METHODS", "SCENARIOS"]
+__all__ = ["discrete_run", "federated_learner", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
 METHODS = ("ippo", "ippo_avg", "fen", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
+
+
+def federated_learner(env, method, *, hidden, lr, vf_lr, n_steps, gamma, gae_lambda, lambda_u, lambda_e,
+                      lambda_h, alpha, eta, every=1, hooks=None, seed=0):
+    """The learning core's PPO on ``env`` (one network per agent, 2 epochs of 4 minibatches per
+    ``n_steps``-step rollout) with ``method``'s federation installed as its params hook; returns
+    ``(learner, participants)``. ``method``: any of :data:`METHODS` but ``fen`` (whose reward hook
+    the caller passes in ``hooks``); ``ippo_avg`` sets the reward hook (the mean reward)."""
+    method = _ex.check_choice("method", method, METHODS)
+    n = env.n_agents
+    if method == "ippo_avg":
+        hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n)))
+    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=n_steps, n_epochs=2,
+                          n_minibatches=4, gamma=gamma, gae_lambda=gae_lambda, hooks=hooks, seed=seed)
+    participants = np.arange(n)
+    if method in ("dandf", "fpf", "fpf_code"):
+        rule = {"dandf": "all", "fpf": "half", "fpf_code": "code"}[method]
+        fed = FPF(learner, participants=rule, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h,
+                  alpha=alpha, eta=eta, every=every, seed=seed)
+        fed.install()
+        participants = fed.participants if not isinstance(fed.participants, str) else \
+            np.arange(n) if rule == "all" else np.arange(n // 2 + 1)
+    elif method.startswith("lmf"):
+        graph = {"lmf": "full", "lmf_fix": "fix", "lmf_dynamic": "dynamic", "lmf_ring": "ring"}[method]
+        LMF(learner, graph=graph, exchange="gradients", every=every, group_size=max(2, n // 2),
+            n_groups=2, seed=seed).install()
+    return learner, np.asarray(participants)
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
@@ -40,24 +67,14 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
     iterations = _ex.check_int("iterations", iterations, min=1)
     env = SCENARIOS[scenario](n_envs=n_envs)
     n = env.n_agents
-    hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n))) if method == "ippo_avg" else None
+    hooks = None
     if method == "fen":
         from .discrete import FEN_MAX_U, FENReward
         hooks = Hooks(reward=FENReward(n_envs, n, FEN_MAX_U[scenario] if fen_max_u is None else fen_max_u))
-    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2,
-                          n_minibatches=4, gamma=0.98, gae_lambda=0.97, hooks=hooks, seed=seed)
-    participants = np.arange(n)
-    if method in ("dandf", "fpf", "fpf_code"):
-        rule = {"dandf": "all", "fpf": "half", "fpf_code": "code"}[method]
-        fed = FPF(learner, participants=rule, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h,
-                  alpha=alpha, eta=eta, every=every, seed=seed)
-        fed.install()
-        participants = fed.participants if not isinstance(fed.participants, str) else \
-            np.arange(n) if rule == "all" else np.arange(n // 2 + 1)
-    elif method.startswith("lmf"):
-        graph = {"lmf": "full", "lmf_fix": "fix", "lmf_dynamic": "dynamic", "lmf_ring": "ring"}[method]
-        LMF(learner, graph=graph, exchange="gradients", every=every, group_size=max(2, n // 2),
-            n_groups=2, seed=seed).install()
+    learner, participants = federated_learner(
+        env, method, hidden=hidden, lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, gamma=0.98, gae_lambda=0.97,
+        lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=every, hooks=hooks,
+        seed=seed)
     res = learner.train(env, iterations * env.max_steps * n_envs, seed=seed)
     return dict(returns=res.returns, participants=np.asarray(participants), n_agents=n)
 
