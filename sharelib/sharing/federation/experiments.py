@@ -20,37 +20,10 @@ from ...learners import PPO, Hooks, mix_rewards
 from .fpf import FPF
 from .lmf import LMF
 
-__all__ = ["discrete_run", "federated_learner", "METHODS", "SCENARIOS"]
+__all__ = ["discrete_run", "build_method", "min_reward", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
 METHODS = ("ippo", "ippo_avg", "fen", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
-
-
-def federated_learner(env, method, *, hidden, lr, vf_lr, n_steps, gamma, gae_lambda, lambda_u, lambda_e,
-                      lambda_h, alpha, eta, every=1, hooks=None, seed=0):
-    """The learning core's PPO on ``env`` (one network per agent, 2 epochs of 4 minibatches per
-    ``n_steps``-step rollout) with ``method``'s federation installed as its params hook; returns
-    ``(learner, participants)``. ``method``: any of :data:`METHODS` but ``fen`` (whose reward hook
-    the caller passes in ``hooks``); ``ippo_avg`` sets the reward hook (the mean reward)."""
-    method = _ex.check_choice("method", method, METHODS)
-    n = env.n_agents
-    if method == "ippo_avg":
-        hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n)))
-    learner = PPO.for_env(env, hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=n_steps, n_epochs=2,
-                          n_minibatches=4, gamma=gamma, gae_lambda=gae_lambda, hooks=hooks, seed=seed)
-    participants = np.arange(n)
-    if method in ("dandf", "fpf", "fpf_code"):
-        rule = {"dandf": "all", "fpf": "half", "fpf_code": "code"}[method]
-        fed = FPF(learner, participants=rule, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h,
-                  alpha=alpha, eta=eta, every=every, seed=seed)
-        fed.install()
-        participants = fed.participants if not isinstance(fed.participants, str) else \
-            np.arange(n) if rule == "all" else np.arange(n // 2 + 1)
-    elif method.startswith("lmf"):
-        graph = {"lmf": "full", "lmf_fix": "fix", "lmf_dynamic": "dynamic", "lmf_ring": "ring"}[method]
-        LMF(learner, graph=graph, exchange="gradients", every=every, group_size=max(2, n // 2),
-            n_groups=2, seed=seed).install()
-    return learner, np.asarray(participants)
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
@@ -66,17 +39,66 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
     method = _ex.check_choice("method", method, METHODS)
     iterations = _ex.check_int("iterations", iterations, min=1)
     env = SCENARIOS[scenario](n_envs=n_envs)
-    n = env.n_agents
-    hooks = None
-    if method == "fen":
-        from .discrete import FEN_MAX_U, FENReward
-        hooks = Hooks(reward=FENReward(n_envs, n, FEN_MAX_U[scenario] if fen_max_u is None else fen_max_u))
-    learner, participants = federated_learner(
-        env, method, hidden=hidden, lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, gamma=0.98, gae_lambda=0.97,
-        lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=every, hooks=hooks,
-        seed=seed)
+    if method == "fen" and fen_max_u is None:
+        from .discrete import FEN_MAX_U
+        fen_max_u = FEN_MAX_U[scenario]
+    learner, participants = build_method(
+        env, method, dict(hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2,
+                          n_minibatches=4, gamma=0.98, gae_lambda=0.97),
+        lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=every,
+        fen_max_u=fen_max_u, seed=seed)
     res = learner.train(env, iterations * env.max_steps * n_envs, seed=seed)
-    return dict(returns=res.returns, participants=np.asarray(participants), n_agents=n)
+    return dict(returns=res.returns, participants=np.asarray(participants), n_agents=env.n_agents)
+
+
+def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1,
+                 fen_max_u=None, ia_alpha=5.0, ia_beta=0.05, participants=None, regularize="all", seed=0):
+    """The learning core's PPO on ``env`` (keywords ``ppo_kw``) with ``method`` installed; returns
+    ``(learner, participants)``, the second the agents that federate (everybody for the methods
+    without a federation).
+
+    Methods: those of :data:`METHODS` plus ``ippo_min`` (every agent learns from the minimum reward,
+    the paper's MIN) and ``ia`` (inequity aversion, :func:`sharelib.sharing.inequity_aversion.inequity_aversion`
+    with ``ia_alpha``, ``ia_beta``). ``participants`` (FPF only): an explicit ``N_p`` overriding the
+    method's rule; ``regularize``: :class:`.FPF`'s (``"all"``, the code; ``"participants"``, the prose).
+    """
+    method = _ex.check_choice("method", method, METHODS + ("ippo_min", "ia"))
+    n, n_envs = env.n_agents, env.n_envs
+    hooks = None
+    if method == "ippo_avg":
+        hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n)))
+    elif method == "ippo_min":
+        hooks = Hooks(reward=min_reward)
+    elif method == "ia":
+        from ..inequity_aversion import inequity_aversion
+        hooks = Hooks(reward=inequity_aversion(n, alpha=ia_alpha, beta=ia_beta))
+    elif method == "fen":
+        from .discrete import FENReward
+        if fen_max_u is None:
+            raise ValueError("fen_max_u must be a positive float for method='fen'; got None")
+        hooks = Hooks(reward=FENReward(n_envs, n, fen_max_u))
+    learner = PPO.for_env(env, hooks=hooks, seed=seed, **ppo_kw)
+    out = np.arange(n)
+    if method in ("dandf", "fpf", "fpf_code"):
+        rule = {"dandf": "all", "fpf": "half", "fpf_code": "code"}[method]
+        if participants is not None:
+            rule = np.asarray(participants, dtype=np.int64).ravel()
+        fed = FPF(learner, participants=rule, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h,
+                  alpha=alpha, eta=eta, every=every, regularize=regularize, seed=seed)
+        fed.install()
+        out = fed.participants if not isinstance(fed.participants, str) else \
+            np.arange(n) if fed.participants == "all" else np.arange(n // 2 + 1)
+    elif method.startswith("lmf"):
+        graph = {"lmf": "full", "lmf_fix": "fix", "lmf_dynamic": "dynamic", "lmf_ring": "ring"}[method]
+        LMF(learner, graph=graph, exchange="gradients", every=every, group_size=max(2, n // 2),
+            n_groups=2, seed=seed).install()
+    return learner, np.asarray(out)
+
+
+def min_reward(rewards, ctx):
+    """Reward hook of MIN: every agent learns from the minimum of the agents' rewards at each step."""
+    r = np.asarray(rewards, dtype=np.float64)
+    return np.broadcast_to(r.min(axis=-1, keepdims=True), r.shape).copy()
 
 
 #: the methods of 01_method's small game (FEN, added for 02_discrete, is not in its presets)

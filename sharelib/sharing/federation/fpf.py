@@ -98,7 +98,7 @@ class FPF:
         self.rng = np.random.default_rng(check_int("seed", seed, min=0))
         if isinstance(participants, float):
             participants = check_float("participants", participants, min=0, max=1)
-        elif participants == "half":
+        elif isinstance(participants, str) and participants == "half":
             participants = np.sort(self.rng.choice(n, n // 2, replace=False))
         elif not isinstance(participants, str):
             p = np.asarray(participants)

@@ -7,7 +7,7 @@ The four scenarios of :mod:`sharelib.envs.mpe` (mpe2's physics and rewards; Phys
 communication, Predator-prey, Keep-away; 100-step episodes; the opponent plays uniformly random
 actions, "the adversary agent's policy fixed as a random policy"). Only the cooperating team learns:
 the learning core's PPO, one network per agent, with the federation as its params hook through the
-same :func:`.experiments.federated_learner` as the discrete scenarios. One learning iteration is a
+same :func:`.experiments.build_method` as the discrete scenarios. One learning iteration is a
 25-step rollout in each of ``n_envs`` copies, so a federation round every iteration is the FPF-LMF
 code's ``fed_steps = 25`` (notes Sec. 1.6); an episode spans 4 iterations.
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from ... import experiments as _ex
 from ...envs.mpe import MPE_SCENARIOS
-from .experiments import federated_learner
+from .experiments import build_method
 
 __all__ = ["SCENARIOS", "METHODS", "NOT_RUN", "LABELS", "NAMES", "CONSTANTS", "PAPER_EPISODES",
            "EPISODE_STEPS", "FED_STEPS", "mpe_run", "team_return", "mpe_experiment", "run_point"]
@@ -97,8 +97,9 @@ def mpe_run(scenario="tag", method="lmf", episodes=40, n_envs=4, hidden=(64, 64,
     method = _ex.check_choice("method", method, METHODS)
     episodes = _ex.check_int("episodes", episodes, min=1)
     env = MPE_SCENARIOS[scenario](n_envs=_ex.check_int("n_envs", n_envs, min=1), max_steps=EPISODE_STEPS)
-    learner, participants = federated_learner(
-        env, method, hidden=hidden, lr=lr, vf_lr=vf_lr, n_steps=FED_STEPS, gamma=gamma, gae_lambda=gae_lambda,
+    learner, participants = build_method(
+        env, method, dict(hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=FED_STEPS, n_epochs=2, n_minibatches=4,
+                          gamma=gamma, gae_lambda=gae_lambda),
         lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=1, seed=seed)
     res = learner.train(env, episodes * EPISODE_STEPS * env.n_envs, seed=seed)
     env.close()
