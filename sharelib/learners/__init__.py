@@ -65,6 +65,7 @@ from .actor_critic import A2C, PPO, REINFORCE, ActorCritic, evaluate
 from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
 from .dqn import DQN
+from .dgn import DGN, WithNeighbours
 from .hooks import (
     HookContext,
     Hooks,
@@ -79,7 +80,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",
