@@ -121,3 +121,29 @@ def test_ltos_dgn_needs_a_graph():
         LToS(PrisonerCorridor(2), low="gnn")
     with pytest.raises(ValueError, match="neighbours"):
         LToS(PrisonerCorridor(2), low="dgn")
+
+
+def test_run_jungle_returns_curves_behaviours_and_names_bad_methods():
+    from sharelib.sharing.ltos_jungle import run_jungle
+    kw = dict(n_agents=6, episodes=2, n_envs=2, encoder=(8,), n_heads=1, d_head=4, start_episodes=0,
+              buffer_size=500, n_points=4, snapshot_step=5)
+    r = run_jungle("ltos", **kw)
+    assert r["reward"].shape == r["selfishness"].shape == (4,)
+    assert r["attacks"].shape == (4,) and np.all(r["attacks"] >= 0) and r["attacks"].sum() <= 1 + 1e-12
+    assert r["snapshot"]["agents"].shape == (6, 2) and r["snapshot"]["neighbours"].shape == (6, 4)
+    assert -4.1 <= r["eval"] <= 2.0 and np.isfinite(r["final"])
+    d = run_jungle("dgn", **kw)
+    np.testing.assert_array_equal(d["selfishness"], 1.0)  # DGN shares nothing
+    with pytest.raises(ValueError, match="method"):
+        run_jungle("qmix", **kw)
+    with pytest.raises(ValueError, match="n_neighbours"):
+        run_jungle("ltos", **dict(kw, n_neighbours=1))
+
+
+def test_upper_bound_is_the_papers_estimate():
+    """Sec. 5.2's loose bound from the distance to the closest food at the start: about 0.95 for 20
+    agents and rising with the agent count (more foods at 5 : 3, so closer ones)."""
+    from sharelib.sharing.ltos_jungle import upper_bound
+    b10, b20, b50 = upper_bound(10), upper_bound(20), upper_bound(50)
+    assert abs(b20 - 0.95) < 0.02
+    assert b10 < b20 < b50 < 0.99

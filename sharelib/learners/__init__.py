@@ -8,6 +8,10 @@ Learners
 :class:`DQN`
     Replay buffer, target network, double-Q option, linear epsilon schedule
     (:mod:`sharelib.learners.dqn`).
+:class:`DGN`
+    DQN with DGN's graph-attention Q-network over each agent's neighbourhood, one network for all
+    agents, joint minibatches, soft targets (:mod:`sharelib.learners.dgn`; the neighbourhood
+    travels in the observation through :class:`WithNeighbours`).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
