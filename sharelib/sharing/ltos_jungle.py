@@ -21,6 +21,8 @@ traffic code's (module :mod:`sharelib.sharing.ltos`); the paper's jungle appendi
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from .. import experiments
@@ -132,6 +134,8 @@ def run_jungle(method: str = "ltos", n_agents: int = 20, n_neighbours: int = 4, 
         obs, _, _ = wrapped.step(L.low.act(obs, None, greedy=True)[0])
     snap = dict(agents=ev_env.positions[0], foods=ev_env.food_positions[0], neighbours=ev_env.neighbours[0],
                 selfishness=wrapped.w_out[0, :, 0].copy(), step=snapshot_step)
+    del L, wrapped
+    gc.collect()  # LToS and its SharingEnv refer to each other: free the replay buffers now, not later
     return dict(method=method, episodes=edges[1:] / (n_envs * T), reward=curve, selfishness=selfish,
                 final=float(np.mean(res.final_return(0.2)) / T), eval=float(np.mean(ev) / T),
                 attacks=attacks, snapshot=snap)
@@ -144,7 +148,7 @@ experiments.register_presets(
                scan_episodes=2, scan_runs=1),
     reduced=dict(episodes=40, runs=2, n_envs=4, seed=0, encoder=[128, 64], n_heads=4, d_head=16, lr=3e-4,
                  start_episodes=5, train_freq=1, gradient_steps=1, buffer_size=50_000, agents=[10, 20, 30, 40, 50],
-                 neighbours=[1, 2, 3, 4, 5], scan_episodes=15, scan_runs=1),
+                 neighbours=[1, 2, 3, 4, 5], scan_episodes=30, scan_runs=1),
     paper=dict(episodes=2_000, runs=5, n_envs=1, seed=0, encoder=[512, 128], n_heads=8, d_head=16, lr=1e-4,
                start_episodes=200, train_freq=3, gradient_steps=1, buffer_size=200_000, agents=[10, 20, 30, 40, 50],
                neighbours=[1, 2, 3, 4, 5], scan_episodes=2_000, scan_runs=5),
