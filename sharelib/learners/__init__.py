@@ -8,6 +8,10 @@ Learners
 :class:`DQN`
     Replay buffer, target network, double-Q option, linear epsilon schedule
     (:mod:`sharelib.learners.dqn`).
+:class:`DGN`
+    DQN with DGN's graph-attention Q-network over each agent's neighbourhood, one network for all
+    agents, joint minibatches, soft targets (:mod:`sharelib.learners.dgn`; the neighbourhood
+    travels in the observation through :class:`WithNeighbours`).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
@@ -65,6 +69,7 @@ from .actor_critic import A2C, PPO, REINFORCE, ActorCritic, evaluate
 from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
 from .dqn import DQN
+from .dgn import DGN, WithNeighbours
 from .hooks import (
     HookContext,
     Hooks,
@@ -79,7 +84,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",

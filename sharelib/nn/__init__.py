@@ -11,6 +11,9 @@ is ``pop[:] = pop.mean(axis=0)`` and consensus over a row-stochastic matrix
 
 Contents
 --------
+:class:`DGNNet`
+    DGN's graph-attention Q-network (encoder, multi-head relation layers over each agent's
+    neighbourhood, Q head on the concatenated features), :mod:`sharelib.nn.attention`.
 :class:`MLP`
     Multi-layer perceptron of any layer sizes, ReLU or tanh hidden units and a
     linear output; ``init`` (seeded, orthogonal or Glorot), ``views`` (per-layer
@@ -42,6 +45,7 @@ row-major order followed by the bias ``b_l`` of length ``d_{l+1}``, so that
 
 from ._blas import set_blas_threads
 from .mlp import MLP, ACTIVATIONS, DTYPES
+from .attention import DGNNet
 from .heads import (
     softmax,
     categorical_logp,
@@ -58,6 +62,7 @@ from .optim import Adam, SGD, clip_grad_norm
 
 __all__ = [
     "MLP",
+    "DGNNet",
     "ACTIVATIONS",
     "DTYPES",
     "softmax",

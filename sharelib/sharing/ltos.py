@@ -36,10 +36,18 @@ The bi-level policy (Sec. 4.2-4.3, Eqs. 3-6)
   level's epsilon).
 - *Fixed LToS* (the paper's ablation): ``learn_weights=False`` keeps the initial weights.
 
+Low levels: ``low="mlp"``, the learning core's MLP :class:`sharelib.learners.DQN` on ``[o_i,
+w_i^in]`` (the prisoner corridor); ``low="dgn"``, :class:`sharelib.learners.DGN`, the paper's choice
+for the jungle: one graph-attention Q-network over all agents on ``[o_i, w_i^in]`` plus the
+neighbourhood, so ``v_i`` depends on the neighbours' inputs too and the high-level gradient is
+``d sum_i v_i / d w^in`` of the whole network (the public code's gradient of ``sum_i V_i``).
+``sharing=False`` switches sharing off: the weights are the identity (``w_ii = 1``), the low level
+sees no ``w^in`` and there is no high level, which is the paper's DGN (or DQN) baseline, "LToS
+without reward sharing"; a test checks it equals :class:`DGN` seed for seed.
+
 Deviations, each stated in the notebook: the low level's TD target uses the ``w^in`` actually in
 force at the next step (stored with the transition) instead of the target w-network's with TD3
-noise; the low level is the learning core's MLP DQN (the jungle's DGN attention network is
-separate work).
+noise.
 """
 
 from __future__ import annotations
@@ -47,8 +55,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..experiments import check_bool, check_float, check_int
-from ..learners import DQN, SimplexDPG
+from ..experiments import check_bool, check_choice, check_float, check_int
+from ..learners import DGN, DQN, SimplexDPG
 
 __all__ = ["share_rewards", "incoming_weights", "complete_graph", "SharingEnv", "LToS"]
 
@@ -135,19 +143,24 @@ def complete_graph(n_envs: int, n_agents: int) -> np.ndarray:
 
 
 class SharingEnv:
-    """An environment seen through LToS's sharing (Eq. 2), for the low level's :class:`DQN`.
+    """An environment seen through LToS's sharing (Eq. 2), for the low level's learner.
 
-    Observations are ``[o_i, w_i^in]`` (``obs_dim = env.obs_dim + k``), rewards are ``r^w``; the
-    environment's own rewards of the last step stay in :attr:`raw_rewards`. The weights come from
-    ``ltos``'s high level at every step; the wrapper also keeps the high level's replay of
-    ``(o, neighbours)`` and runs its updates (:meth:`LToS._high_step`).
+    Observations are ``[o_i, w_i^in]`` (``obs_dim = env.obs_dim + k``), followed by the ``k``
+    neighbour indices for a DGN low level (:class:`sharelib.learners.WithNeighbours`' layout);
+    without sharing (``ltos.sharing`` False) the ``w^in`` columns are left out. Rewards are
+    ``r^w``; the environment's own rewards of the last step stay in :attr:`raw_rewards`. The
+    weights come from ``ltos``'s high level at every step; the wrapper also keeps the high level's
+    replay of ``(o, neighbours)`` and runs its updates (:meth:`LToS._high_step`).
     """
 
     def __init__(self, env, ltos: "LToS"):
         self.env, self.ltos = env, ltos
         self.n_envs, self.n_agents, self.n_actions = env.n_envs, env.n_agents, env.n_actions
         self.k = ltos.k
-        self.obs_dim = env.obs_dim + self.k
+        self.n_neighbours = self.k
+        self._with_w = ltos.sharing
+        self._with_graph = ltos.low_kind == "dgn"
+        self.obs_dim = env.obs_dim + self.k * (int(self._with_w) + int(self._with_graph))
         self.max_steps = env.max_steps
 
     def _graph(self):
@@ -156,13 +169,21 @@ class SharingEnv:
             return complete_graph(self.n_envs, self.n_agents)
         return nb() if callable(nb) else nb
 
+    @property
+    def neighbours(self):
+        return self._nbr
+
     def _augment(self, obs):
         self._o = np.asarray(obs, dtype=np.float64)
         self._nbr = self._graph()
         self.w_out = self.ltos.weights(self._o, explore=self.ltos.training)
-        w_in = incoming_weights(self.w_out, self._nbr)
         self.ltos._remember(self._o, self._nbr)
-        return np.concatenate([obs, w_in.astype(np.float32)], axis=-1)
+        parts = [obs]
+        if self._with_w:
+            parts.append(incoming_weights(self.w_out, self._nbr).astype(obs.dtype))
+        if self._with_graph:
+            parts.append(self._nbr.astype(obs.dtype))
+        return np.concatenate(parts, axis=-1) if len(parts) > 1 else obs
 
     def reset(self, seed=0):
         return self._augment(self.env.reset(seed))
@@ -181,7 +202,7 @@ class SharingEnv:
 
 
 class LToS:
-    """LToS (module docstring): a DQN low level on ``[o, w^in]`` and a simplex DPG high level.
+    """LToS (module docstring): a DQN or DGN low level on ``[o, w^in]`` and a simplex DPG high level.
 
     Parameters
     ----------
@@ -201,21 +222,32 @@ class LToS:
         The high level's Adam rate, minibatch of stored observations, logit noise when exploring.
     high_hidden : sequence of int
         The high level's hidden widths.
+    low : {"mlp", "dgn"}
+        The low level: :class:`sharelib.learners.DQN` (an MLP per agent, or shared) or
+        :class:`sharelib.learners.DGN` (DGN's attention network; needs an environment with
+        ``neighbours``).
+    sharing : bool
+        False: no sharing (identity weights, no ``w^in`` input, no high level), the DGN / DQN
+        baseline.
     dqn_kw : dict
-        Keywords of the low level's :class:`sharelib.learners.DQN`.
+        Keywords of the low level's learner (:class:`DQN` or :class:`DGN`).
     seed : int >= 0
     """
 
     def __init__(self, env, *, n_neighbours=None, initial_selfishness=0.8, learn_weights=True,
                  high_every=5, high_lr=1e-3, high_batch=64, w_noise=0.3, high_hidden=(32,),
-                 high_buffer=10_000, dqn_kw=None, seed=0):
+                 high_buffer=10_000, low="mlp", sharing=True, dqn_kw=None, seed=0):
         seed = check_int("seed", seed, min=0)
         n = env.n_agents
         k = n_neighbours if n_neighbours is not None else getattr(env, "n_neighbours", n)
         self.k = check_int("n_neighbours", k, min=2, max=n)
         self.initial_selfishness = check_float("initial_selfishness", initial_selfishness,
                                                min=0, max=1, min_inclusive=False, max_inclusive=False)
-        self.learn_weights = check_bool("learn_weights", learn_weights)
+        self.sharing = check_bool("sharing", sharing)
+        self.learn_weights = check_bool("learn_weights", learn_weights) and self.sharing
+        self.low_kind = check_choice("low", low, ("mlp", "dgn"))
+        if self.low_kind == "dgn" and not hasattr(env, "neighbours"):
+            raise ValueError("low='dgn' needs an environment with neighbours (E, n, k), e.g. Jungle")
         self.high_every = check_int("high_every", high_every, min=1)
         self.high_batch = check_int("high_batch", high_batch, min=1)
         self.high_buffer = check_int("high_buffer", high_buffer, min=self.high_batch)
@@ -227,7 +259,10 @@ class LToS:
         s = self.initial_selfishness
         self.high.actor.views(self.high.actor_params)[-1][1][:, 0] += np.log(s / (1 - s) * (self.k - 1))
         self.wrapped = SharingEnv(env, self)
-        self.low = DQN(self.wrapped.obs_dim, env.n_actions, n, seed=s_low, **(dqn_kw or {}))
+        if self.low_kind == "dgn":
+            self.low = DGN(self.wrapped.obs_dim, env.n_actions, n, self.k, seed=s_low, **(dqn_kw or {}))
+        else:
+            self.low = DQN(self.wrapped.obs_dim, env.n_actions, n, seed=s_low, **(dqn_kw or {}))
         self._rng = np.random.default_rng(s_rng)
         self._O = np.zeros((self.high_buffer, n, env.obs_dim))
         self._N = np.zeros((self.high_buffer, n, self.k), dtype=np.int64)
@@ -239,7 +274,12 @@ class LToS:
     # -- the high level --------------------------------------------------------------------------
     def weights(self, obs, explore=False) -> np.ndarray:
         """``w^out`` ``(E, n, k)`` for observations ``(E, n, obs_dim)``; fixed LToS: the constant
-        initial weights (``w_ii = initial_selfishness``, the rest in equal shares)."""
+        initial weights (``w_ii = initial_selfishness``, the rest in equal shares); without sharing:
+        the identity (``w_ii = 1``)."""
+        if not self.sharing:
+            w = np.zeros(obs.shape[:2] + (self.k,))
+            w[..., 0] = 1.0
+            return w
         if not self.learn_weights:
             s, E, n = self.initial_selfishness, obs.shape[0], obs.shape[1]
             w = np.full((E, n, self.k), (1 - s) / (self.k - 1))
@@ -263,14 +303,21 @@ class LToS:
         w = self.weights(obs)
         x = np.concatenate([obs, incoming_weights(w, nbr)], axis=-1)
         q_net, P, d = self.low.q_net, self.low.q_params, obs.shape[2]
-        g_in = np.zeros_like(w)
-        for i in range(obs.shape[1]):
-            p = P[0 if self.low.share_params else i]
-            q, cache = q_net.forward_cache(p, x[:, i])
-            dout = np.zeros_like(q)
-            dout[np.arange(len(q)), q.argmax(axis=1)] = 1.0
-            _, dx = q_net.backward(p, cache, dout, need_dx=True)
-            g_in[:, i] = dx[:, d:]
+        if self.low_kind == "dgn":  # v_i depends on every neighbour's w_in: d sum_i v_i / d w_in
+            q, cache = q_net.forward_cache(P[0], x, nbr)
+            dout = np.zeros(q.shape)
+            np.put_along_axis(dout, q.argmax(axis=-1)[..., None], 1.0, -1)
+            _, dx = q_net.backward(P[0], cache, dout, need_dx=True)
+            g_in = np.ascontiguousarray(dx[..., d:d + self.k], dtype=np.float64)
+        else:
+            g_in = np.zeros_like(w)
+            for i in range(obs.shape[1]):
+                p = P[0 if self.low.share_params else i]
+                q, cache = q_net.forward_cache(p, x[:, i])
+                dout = np.zeros_like(q)
+                dout[np.arange(len(q)), q.argmax(axis=1)] = 1.0
+                _, dx = q_net.backward(p, cache, dout, need_dx=True)
+                g_in[:, i] = dx[:, d:]
         g_out = np.empty_like(g_in)
         _outgoing_grad(g_in, np.ascontiguousarray(nbr, dtype=np.int64), g_out)
         return g_out
