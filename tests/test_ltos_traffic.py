@@ -78,6 +78,7 @@ def test_run_traffic_shapes_for_every_method():
         assert all(v.shape == (K,) for v in r["train_metrics"].values())
         assert r["test_selfishness"].shape == r["test_queue"].shape == (10,)
         assert r["selfishness_grid"].shape == (6, 6) and r["queues"].shape == (36, 12)
+        assert r["test_selfishness_agents"].shape == (10, 36) and r["snapshot_t"] == 100
         assert np.isfinite(r["test_return"]) and r["test_return"] < 0 or r["test_return"] == 0
         np.testing.assert_allclose(r["test_queue"].sum() * -0.25 / 36, r["test_return"])
         if learner:

@@ -120,17 +120,19 @@ def _metrics_row(m):
 
 def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 3600,
                 seed: int = 0, initial_selfishness: float = 0.8, w_noise: float = 0.3,
-                sigma: float = 0.5, snapshot_seconds: int = 600) -> dict:
+                sigma: float = 0.5, snapshot_seconds: int = 2400) -> dict:
     """Run ``method`` (one of :data:`METHODS`) once on the 6 x 6 grid (module docstring).
 
     Returns a dict with ``method``; for the learners the training curves per episode
     (``returns``: average episode return per agent; ``selfishness``: mean ``w_ii`` in force;
     ``train_metrics``: dict of arrays of the trip metrics), empty arrays for the references; and
     for the greedy test episode ``test_return`` (per agent), ``test_metrics`` (dict),
-    ``test_selfishness`` (mean ``w_ii`` per decision, ``(T,)``), ``selfishness_grid`` (mean over
+    ``test_selfishness`` (mean ``w_ii`` per decision, ``(T,)``; per intersection in
+    ``test_selfishness_agents``, ``(T, 36)``), ``selfishness_grid`` (mean over
     the episode per intersection, ``(rows, cols)``), ``test_queue`` (vehicles halting on all
     entering lanes, mean over each decision's 10 s, ``(T,)``) and ``queues`` (halting per entering
-    lane ``(36, 12)`` at ``snapshot_t`` = ``min(snapshot_seconds, episode_seconds)``).
+    lane ``(36, 12)`` at ``snapshot_t`` = ``min(snapshot_seconds, episode_seconds)``; default
+    2400 s, the end of the second, heavier peak).
     """
     method = experiments.check_choice("method", method, METHODS)
     episodes = experiments.check_int("episodes", episodes, min=1)
@@ -177,7 +179,7 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
         identity = np.zeros((1, env.n_agents, k))
         identity[..., 0] = 1.0  # DQN shares nothing
         total = np.zeros(env.n_agents)
-        self_t, self_i, queue_t = np.zeros(T), np.zeros(env.n_agents), np.zeros(T)
+        self_ti, queue_t = np.zeros((T, env.n_agents)), np.zeros(T)
         snap_step = min(snapshot_seconds, episode_seconds) // env.decision_seconds - 1
         snapshot = None
         for t in range(T):
@@ -197,15 +199,15 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
             total += raw[0]
             queue_t[t] = -raw[0].sum() / env.reward_scale
             if w is not None:
-                self_t[t] = w[0, :, 0].mean()
-                self_i += w[0, :, 0] / T
+                self_ti[t] = w[0, :, 0]
             if t == snap_step:
                 snapshot = env.halting(0)
         if method not in LEARNERS:
-            self_t[:], self_i[:] = np.nan, np.nan
+            self_ti[:] = np.nan
         out = dict(method=method, episodes=np.arange(1, len(train["returns"]) + 1), **train,
                    test_return=float(total.mean()), test_metrics=_metrics_row(env.last_metrics[0]),
-                   test_selfishness=self_t, selfishness_grid=self_i.reshape(env.rows, env.cols),
+                   test_selfishness=self_ti.mean(axis=1), test_selfishness_agents=self_ti,
+                   selfishness_grid=self_ti.mean(axis=0).reshape(env.rows, env.cols),
                    test_queue=queue_t, queues=snapshot,
                    snapshot_t=(snap_step + 1) * env.decision_seconds)
         return out
