@@ -128,6 +128,7 @@ def test_code_epsilon_schedule():
     (dict(seed=-1), "seed"),
     (dict(snapshot_seconds=0), "snapshot_seconds"),
     (dict(episode_seconds=105), "episode_seconds"),
+    (dict(method="ltos", high_every=0), "high_every"),
 ])
 def test_bad_parameters_are_named(kw, name):
     with pytest.raises(ValueError, match=name):

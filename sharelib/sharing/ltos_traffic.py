@@ -120,7 +120,7 @@ def _metrics_row(m):
 
 def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 3600,
                 seed: int = 0, initial_selfishness: float = 0.8, w_noise: float = 0.3,
-                sigma: float = 0.5, snapshot_seconds: int = 2400) -> dict:
+                sigma: float = 0.5, snapshot_seconds: int = 2400, high_every: int = 5) -> dict:
     """Run ``method`` (one of :data:`METHODS`) once on the 6 x 6 grid (module docstring).
 
     Returns a dict with ``method``; for the learners the training curves per episode
@@ -132,7 +132,8 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
     the episode per intersection, ``(rows, cols)``), ``test_queue`` (vehicles halting on all
     entering lanes, mean over each decision's 10 s, ``(T,)``) and ``queues`` (halting per entering
     lane ``(36, 12)`` at ``snapshot_t`` = ``min(snapshot_seconds, episode_seconds)``; default
-    2400 s, the end of the second, heavier peak).
+    2400 s, the end of the second, heavier peak). ``high_every``: low-level gradient steps per
+    high-level step (LToS only; 5, the code's ratio).
     """
     method = experiments.check_choice("method", method, METHODS)
     episodes = experiments.check_int("episodes", episodes, min=1)
@@ -158,7 +159,7 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
             else:
                 ltos = LToS(env, initial_selfishness=initial_selfishness,
                             learn_weights=(method == "ltos"), w_noise=w_noise, high_batch=20,
-                            high_hidden=(32, 32), high_every=5, high_lr=1e-3, dqn_kw=kw,
+                            high_hidden=(32, 32), high_every=high_every, high_lr=1e-3, dqn_kw=kw,
                             seed=init_seed)
                 learner, wrapped = ltos.low, ltos.wrapped
                 res = ltos.train(episodes * T, seed=train_seed, log_every=T, callback=cb)
