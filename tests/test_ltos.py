@@ -76,17 +76,24 @@ def test_high_gradient_matches_finite_differences_of_the_summed_values():
         x = np.concatenate([obs, incoming_weights(w_out, nbr)], axis=-1)
         return L.low.q_values(x).max(-1).sum()
 
-    L.weights = lambda o, explore=False: w  # evaluate the gradient at the fixed w
-    g = L.high_gradient(obs, nbr)
-    h = 1e-6
-    fd = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        wp, wm = w.copy(), w.copy()
-        wp[idx] += h
-        wm[idx] -= h
-        fd[idx] = (total_value(wp) - total_value(wm)) / (2 * h)
-    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-7)
-    assert np.abs(g).max() > 1e-3  # not trivially zero
+    L.weights = lambda o, explore=False, nbr=None: w  # evaluate the gradient at the fixed w
+    for pad in (False, True):
+        if pad:  # padded slots (-1, as at the traffic grid's edges) give and get no gradient
+            nbr[:, ::2, -1] = -1
+            w[:, ::2, -1] = 0.0
+        g = L.high_gradient(obs, nbr)
+        h = 1e-6
+        fd = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            if nbr[idx] < 0:
+                continue
+            wp, wm = w.copy(), w.copy()
+            wp[idx] += h
+            wm[idx] -= h
+            fd[idx] = (total_value(wp) - total_value(wm)) / (2 * h)
+        np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-7)
+        assert np.abs(g).max() > 1e-3  # not trivially zero
+        assert (g[nbr < 0] == 0).all()
 
 
 def test_fixed_ltos_keeps_its_weights_and_ltos_moves_them():

@@ -71,7 +71,7 @@ def test_high_gradient_through_dgn_matches_finite_differences():
         x = np.concatenate([obs, incoming_weights(w_out, nbr), nbr.astype(float)], axis=-1)
         return L.low.q_values(x).max(-1).sum()
 
-    L.weights = lambda o, explore=False: w
+    L.weights = lambda o, explore=False, nbr=None: w
     g = L.high_gradient(obs, nbr)
     h = 1e-6
     fd = np.zeros_like(w)

@@ -242,6 +242,7 @@ class TrafficSignalControl(MultiAgentEnv):
 
     name = "traffic"
     n_actions = 4
+    n_neighbours = 5  # slots of :attr:`neighbours` (self + N, E, S, W)
     action_names = PHASE_NAMES
     obs_low = 0.0
     obs_high = float("inf")
@@ -403,14 +404,23 @@ class TrafficSignalControl(MultiAgentEnv):
         self._handles[e].submit("halting", None)
         return self._handles[e].result()
 
-    def plot_queues(self, env_index: int = 0, ax=None, vmax: float = 9.0):
+    def plot_queues(self, env_index: int = 0, ax=None, vmax: float = 9.0, queues=None,
+                    t: int | None = None):
         """The grid with each approach coloured by its queue (halting vehicles on its 3 entering
-        lanes) and each intersection by its total queue; returns the Figure."""
+        lanes) and each intersection by its total queue; returns the Figure. ``queues``: a
+        recorded :meth:`halting` array ``(n, 12)`` to draw instead of copy ``env_index``'s
+        current state (``t``: its time in seconds, for the title)."""
         import matplotlib
         import matplotlib.pyplot as plt
         from matplotlib.collections import LineCollection
 
-        q = self.halting(env_index)
+        if queues is None:
+            q = self.halting(env_index)
+            t = self._t[env_index] * self.decision_seconds
+        else:
+            q = np.asarray(queues, dtype=np.float64)
+            if q.shape != (self.n_agents, len(LANE_ORDER)):
+                raise ValueError(f"queues must have shape ({self.n_agents}, {len(LANE_ORDER)}); got {q.shape}")
         if ax is None:
             fig, ax = plt.subplots(figsize=(4.2, 4.0))
         else:
@@ -441,8 +451,7 @@ class TrafficSignalControl(MultiAgentEnv):
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        t = self._t[env_index] * self.decision_seconds
-        ax.set_title(f"queues at t = {t} s")
+        ax.set_title("queues" if t is None else f"queues at t = {t} s")
         return fig
 
     def render(self, env_index: int = 0) -> np.ndarray:

@@ -36,7 +36,9 @@ from .common import check_hidden
 __all__ = ["SimplexDPG"]
 
 
-def _softmax(z):
+def _softmax(z, mask=None):
+    if mask is not None:  # False slots are left out (weight 0)
+        z = np.where(mask, z, -np.inf)
     z = z - z.max(axis=-1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=-1, keepdims=True)
@@ -93,15 +95,26 @@ class SimplexDPG:
             raise ValueError(f"obs must have shape (B, {self.n_agents}, {self.obs_dim}); got {obs.shape}")
         return obs
 
-    def act(self, obs, rng=None, explore=True, target=False):
-        """Simplex weights ``(B, n, k)``; Gaussian logit noise when ``explore``."""
+    def act(self, obs, rng=None, explore=True, target=False, mask=None):
+        """Simplex weights ``(B, n, k)``; Gaussian logit noise when ``explore``; ``mask`` (bool
+        ``(B, n, k)``, optional): only the True slots get weight (each row needs one)."""
         obs = self._check_obs(obs)
+        mask = self._check_mask(mask, obs)
         P = self.actor_target if target else self.actor_params
         z = self.actor.forward_agents(P, obs, self.share_params)
         if explore and self.noise_std > 0:
             rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
             z = z + self.noise_std * rng.standard_normal(z.shape)
-        return _softmax(z)
+        return _softmax(z, mask)
+
+    def _check_mask(self, mask, obs):
+        if mask is None:
+            return None
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (obs.shape[0], self.n_agents, self.k) or not mask.any(axis=-1).all():
+            raise ValueError(f"mask must be bool ({obs.shape[0]}, {self.n_agents}, {self.k}) with a True "
+                             f"slot in every row; got shape {mask.shape}")
+        return mask
 
     def q(self, obs, w, target=False):
         """Critic values ``(B, n)`` of weights ``w`` ``(B, n, k)``."""
@@ -130,9 +143,11 @@ class SimplexDPG:
         self._watch("critic loss", loss, self.critic_updates)
         return loss
 
-    def update_actor_with_grad(self, obs, dJ_dw):
-        """One Adam *ascent* step on ``J`` given ``dJ/dw`` ``(B, n, k)`` at ``w = mu(o)``."""
+    def update_actor_with_grad(self, obs, dJ_dw, mask=None):
+        """One Adam *ascent* step on ``J`` given ``dJ/dw`` ``(B, n, k)`` at ``w = mu(o)`` (the
+        softmax over the ``mask``'s True slots if given, as in :meth:`act`)."""
         obs = self._check_obs(obs)
+        mask = self._check_mask(mask, obs)
         g = np.asarray(dJ_dw, dtype=np.float64)
         grad = np.zeros_like(self.actor_params)
         B = obs.shape[0]
@@ -140,7 +155,7 @@ class SimplexDPG:
         for i in range(self.n_agents):
             k = self._net(i)
             z, cache = self.actor.forward_cache(self.actor_params[k], obs[:, i])
-            w = _softmax(z)
+            w = _softmax(z, None if mask is None else mask[:, i])
             dz = w * (g[:, i] - (w * g[:, i]).sum(axis=1, keepdims=True))  # J_softmax^T dJ/dw
             self.actor.backward(self.actor_params[k], cache, -dz / (B * scale), grad=grad[k])
         norms = clip_grad_norm(grad, self.max_grad_norm)

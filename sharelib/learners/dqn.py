@@ -4,7 +4,10 @@ Per network (one per agent, or one shared), an MLP ``Q_theta(o, .)`` over the di
 a target copy ``Q_theta-`` and an Adam optimiser.  Per environment step of all ``E`` copies:
 
 1. actions are epsilon-greedy in ``Q_theta``, with ``epsilon`` decaying linearly from
-   ``eps_start`` to ``eps_end`` over ``eps_decay_steps`` environment steps (summed over copies);
+   ``eps_start`` to ``eps_end`` over ``eps_decay_steps`` environment steps (summed over copies),
+   or, with ``eps_decay_rate`` set, geometrically in rounds of ``eps_decay_steps`` steps:
+   ``max(eps_end, eps_start * eps_decay_rate ** round)`` (the CoLight/LToS traffic code's
+   ``0.4 * 0.9^round``, floor 0.05);
 2. ``r <- hooks.reward(r)`` (called with a one-step rollout, ``T = 1``), and the ``E``
    transitions ``(o, a, r', o', done)`` of every agent go into a ring replay buffer of
    ``buffer_size`` transitions;
@@ -80,7 +83,7 @@ class DQN:
     buffer_size, batch_size, learning_starts, train_freq, gradient_steps, target_update : int
         ``batch_size <= buffer_size`` (minibatches are drawn with replacement from the stored
         transitions); ``learning_starts`` may be below ``batch_size`` or above ``buffer_size``.
-    eps_start, eps_end : float;  eps_decay_steps : int
+    eps_start, eps_end : float;  eps_decay_steps : int;  eps_decay_rate : float in (0, 1] or None
     double : bool (double-Q targets);  huber_delta, max_grad_norm : float
     share_params : bool;  hooks : Hooks (reward and params hooks only);  seed : int >= 0
     hidden : sequence of layer widths (a bare int is refused: write ``(64,)`` or ``(64, 64)``)
@@ -91,7 +94,7 @@ class DQN:
     def __init__(self, obs_dim, n_actions, n_agents=1, *, hidden=(64, 64), activation="relu",
                  lr=1e-3, gamma=0.99, buffer_size=10_000, batch_size=64, learning_starts=500,
                  train_freq=1, gradient_steps=1, target_update=100, eps_start=1.0, eps_end=0.05,
-                 eps_decay_steps=5_000, double=True, huber_delta=1.0, max_grad_norm=10.0,
+                 eps_decay_steps=5_000, eps_decay_rate=None, double=True, huber_delta=1.0, max_grad_norm=10.0,
                  share_params=False, hooks=None, seed=0):
         self.obs_dim, self.n_actions, self.n_agents, self.hidden, self.activation = check_network(
             obs_dim, n_actions, n_agents, hidden, activation)
@@ -109,6 +112,8 @@ class DQN:
         self.eps_start = check_float("eps_start", eps_start, min=0, max=1)
         self.eps_end = check_float("eps_end", eps_end, min=0, max=1)
         self.eps_decay_steps = check_int("eps_decay_steps", eps_decay_steps, min=1)
+        self.eps_decay_rate = None if eps_decay_rate is None else check_float(
+            "eps_decay_rate", eps_decay_rate, min=0, max=1, min_inclusive=False)
         self.double = bool(double)
         self.huber_delta = check_float("huber_delta", huber_delta, min=0, min_inclusive=False)
         self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
@@ -132,6 +137,8 @@ class DQN:
 
     def epsilon(self, env_steps=None):
         s = self.env_steps if env_steps is None else env_steps
+        if self.eps_decay_rate is not None:
+            return max(self.eps_end, self.eps_start * self.eps_decay_rate ** (s // self.eps_decay_steps))
         f = min(1.0, s / self.eps_decay_steps)
         return self.eps_start + f * (self.eps_end - self.eps_start)
 

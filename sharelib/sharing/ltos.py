@@ -14,7 +14,9 @@ Neighbourhoods are int arrays ``(E, n, k)`` with the agent itself in slot 0 (the
 from every agent that lists it, and its low-level policy sees ``w_i^in`` laid out on its own slots
 (``w_in[i, s]`` = what ``N_i[s]`` gives to ``i``, 0 if ``N_i[s]`` does not list ``i``), as in the
 public code's padded in-weights. :func:`share_rewards` and :func:`incoming_weights` are the two
-halves of Eq. 2.
+halves of Eq. 2. A slot holding ``-1`` is padding (an intersection at the edge of the traffic grid
+has fewer than 4 neighbours): it gives and receives nothing, and the high level's softmax leaves it
+out (weight 0; the code's logit -40).
 
 The bi-level policy (Sec. 4.2-4.3, Eqs. 3-6)
 ---------------------------------------------
@@ -34,7 +36,11 @@ The bi-level policy (Sec. 4.2-4.3, Eqs. 3-6)
   code's ``INITIAL_OWN_W_OUT_RATIO``) through a bias on the self logit; exploration adds Gaussian
   noise to its logits (``w_noise``; the code uses Ornstein-Uhlenbeck noise scaled by the low
   level's epsilon).
-- *Fixed LToS* (the paper's ablation): ``learn_weights=False`` keeps the initial weights.
+- *Fixed LToS* (the paper's ablation): ``learn_weights=False`` keeps the initial weights;
+  ``initial_selfishness=1`` then shares nothing (the low level is DQN on ``[o, w^in]`` with a
+  constant ``w^in``).
+- The self-logit bias is per agent, ``log(s / (1 - s) * m_i)`` with ``m_i`` the agent's real
+  (non-padded) other neighbours, so every agent starts at ``w_ii = s`` (the code's bias).
 
 Low levels: ``low="mlp"``, the learning core's MLP :class:`sharelib.learners.DQN` on ``[o_i,
 w_i^in]`` (the prisoner corridor); ``low="dgn"``, :class:`sharelib.learners.DGN`, the paper's choice
@@ -69,7 +75,8 @@ def _share(rewards, w_out, nbr, out):
             out[e, i] = 0.0
         for j in range(n):
             for s in range(k):
-                out[e, nbr[e, j, s]] += w_out[e, j, s] * rewards[e, j]
+                if nbr[e, j, s] >= 0:  # -1: a padded slot (weight 0)
+                    out[e, nbr[e, j, s]] += w_out[e, j, s] * rewards[e, j]
 
 
 @numba.njit(cache=True)
@@ -80,6 +87,9 @@ def _incoming(w_out, nbr, out):
             for s in range(k):
                 j = nbr[e, i, s]
                 v = 0.0
+                if j < 0:
+                    out[e, i, s] = 0.0
+                    continue
                 for t in range(k):
                     if nbr[e, j, t] == i:
                         v = w_out[e, j, t]
@@ -99,6 +109,8 @@ def _outgoing_grad(g_in, nbr, out):
         for i in range(n):
             for s in range(k):
                 j = nbr[e, i, s]
+                if j < 0:
+                    continue
                 for t in range(k):
                     if nbr[e, j, t] == i:
                         out[e, j, t] += g_in[e, i, s]
@@ -110,8 +122,8 @@ def _check_graph(w_out, nbr):
     nbr = np.ascontiguousarray(nbr, dtype=np.int64)
     if nbr.ndim != 3 or w_out.shape != nbr.shape:
         raise ValueError(f"w_out and neighbours must both have shape (E, n, k); got {w_out.shape} and {nbr.shape}")
-    if nbr.size and (nbr.min() < 0 or nbr.max() >= nbr.shape[1]):
-        raise ValueError(f"neighbours must be agent indices in [0, {nbr.shape[1] - 1}]")
+    if nbr.size and (nbr.min() < -1 or nbr.max() >= nbr.shape[1]):
+        raise ValueError(f"neighbours must be agent indices in [0, {nbr.shape[1] - 1}] or -1 (a padded slot)")
     return w_out, nbr
 
 
@@ -176,7 +188,7 @@ class SharingEnv:
     def _augment(self, obs):
         self._o = np.asarray(obs, dtype=np.float64)
         self._nbr = self._graph()
-        self.w_out = self.ltos.weights(self._o, explore=self.ltos.training)
+        self.w_out = self.ltos.weights(self._o, explore=self.ltos.training, nbr=self._nbr)
         self.ltos._remember(self._o, self._nbr)
         parts = [obs]
         if self._with_w:
@@ -212,8 +224,8 @@ class LToS:
     n_neighbours : int, optional
         ``k``, the neighbourhood size including the agent; default ``env.n_neighbours`` or
         ``n_agents``.
-    initial_selfishness : float in (0, 1)
-        ``w_ii`` at the start (0.8); the rest is spread evenly over the other slots.
+    initial_selfishness : float in (0, 1), or (0, 1] with ``learn_weights=False``
+        ``w_ii`` at the start (0.8); the rest is spread evenly over the other real slots.
     learn_weights : bool
         False gives *fixed* LToS (the weights stay at their initial values).
     high_every : int
@@ -241,24 +253,28 @@ class LToS:
         n = env.n_agents
         k = n_neighbours if n_neighbours is not None else getattr(env, "n_neighbours", n)
         self.k = check_int("n_neighbours", k, min=2, max=n)
-        self.initial_selfishness = check_float("initial_selfishness", initial_selfishness,
-                                               min=0, max=1, min_inclusive=False, max_inclusive=False)
         self.sharing = check_bool("sharing", sharing)
         self.learn_weights = check_bool("learn_weights", learn_weights) and self.sharing
+        # fixed LToS may keep everything (identity sharing); a learned softmax cannot start there
+        self.initial_selfishness = check_float("initial_selfishness", initial_selfishness,
+                                               min=0, max=1, min_inclusive=False,
+                                               max_inclusive=not self.learn_weights)
         self.low_kind = check_choice("low", low, ("mlp", "dgn"))
         if self.low_kind == "dgn" and not hasattr(env, "neighbours"):
             raise ValueError("low='dgn' needs an environment with neighbours (E, n, k), e.g. Jungle")
         self.high_every = check_int("high_every", high_every, min=1)
         self.high_batch = check_int("high_batch", high_batch, min=1)
         self.high_buffer = check_int("high_buffer", high_buffer, min=self.high_batch)
-        ss = np.random.SeedSequence(seed)
-        s_low, s_high, s_rng = (int(s.generate_state(1)[0] % 2**31) for s in ss.spawn(3))
+        s_low, s_high, s_rng = self.seeds(seed)
         self.high = SimplexDPG(env.obs_dim, self.k, n, hidden=high_hidden, actor_lr=high_lr,
                                noise_std=w_noise, seed=s_high)
-        # self-logit bias: softmax gives w_ii = initial_selfishness, the others equal shares
-        s = self.initial_selfishness
-        self.high.actor.views(self.high.actor_params)[-1][1][:, 0] += np.log(s / (1 - s) * (self.k - 1))
         self.wrapped = SharingEnv(env, self)
+        # self-logit bias: softmax gives w_ii = initial_selfishness, the other real slots equal shares
+        nb0 = np.asarray(self.wrapped._graph())[0]
+        others = np.maximum((nb0[:, 1:] >= 0).sum(axis=1), 1) if nb0.shape == (n, self.k) else self.k - 1
+        s = self.initial_selfishness
+        if s < 1:
+            self.high.actor.views(self.high.actor_params)[-1][1][:, 0] += np.log(s / (1 - s) * others)
         if self.low_kind == "dgn":
             self.low = DGN(self.wrapped.obs_dim, env.n_actions, n, self.k, seed=s_low, **(dqn_kw or {}))
         else:
@@ -271,21 +287,34 @@ class LToS:
         self.training = False
         self.selfishness_log = []  # mean w_ii of the weights in force, per environment step
 
+    @staticmethod
+    def seeds(seed):
+        """The seeds ``(low level, high level, sampling)`` derived from :class:`LToS`'s ``seed``
+        (the low level's :class:`DQN` gets the first: a DQN with it is LToS's low level)."""
+        ss = np.random.SeedSequence(check_int("seed", seed, min=0))
+        return tuple(int(s.generate_state(1)[0] % 2**31) for s in ss.spawn(3))
+
     # -- the high level --------------------------------------------------------------------------
-    def weights(self, obs, explore=False) -> np.ndarray:
-        """``w^out`` ``(E, n, k)`` for observations ``(E, n, obs_dim)``; fixed LToS: the constant
-        initial weights (``w_ii = initial_selfishness``, the rest in equal shares); without sharing:
-        the identity (``w_ii = 1``)."""
+    def weights(self, obs, explore=False, nbr=None) -> np.ndarray:
+        """``w^out`` ``(E, n, k)`` for observations ``(E, n, obs_dim)``, 0 on the padded slots
+        (``nbr == -1``) of the neighbourhoods ``nbr`` ``(E, n, k)`` if given; fixed LToS: the
+        constant initial weights (``w_ii = initial_selfishness``, the rest in equal shares); without
+        sharing: the identity (``w_ii = 1``)."""
         if not self.sharing:
             w = np.zeros(obs.shape[:2] + (self.k,))
             w[..., 0] = 1.0
             return w
+        mask = None if nbr is None else np.asarray(nbr) >= 0
         if not self.learn_weights:
             s, E, n = self.initial_selfishness, obs.shape[0], obs.shape[1]
-            w = np.full((E, n, self.k), (1 - s) / (self.k - 1))
+            if mask is None:
+                w = np.full((E, n, self.k), (1 - s) / (self.k - 1))
+            else:
+                m = mask[..., 1:].sum(axis=-1, keepdims=True)
+                w = np.where(mask, (1 - s) / np.maximum(m, 1), 0.0)
             w[..., 0] = s
             return w
-        return self.high.act(obs, self._rng, explore=explore and self.learn_weights)
+        return self.high.act(obs, self._rng, explore=explore and self.learn_weights, mask=mask)
 
     def _remember(self, o, nbr):
         if not self.training:
@@ -300,7 +329,7 @@ class LToS:
         """``d sum_i v_i / d w^out`` ``(B, n, k)`` at ``w^out = phi(o)`` with ``v_i = max_a Q_i(o_i,
         w_i^in, a)`` (Prop. 4.1's critic; the first-order update of Eq. 6)."""
         obs = np.asarray(obs, dtype=np.float64)
-        w = self.weights(obs)
+        w = self.weights(obs, nbr=nbr)
         x = np.concatenate([obs, incoming_weights(w, nbr)], axis=-1)
         q_net, P, d = self.low.q_net, self.low.q_params, obs.shape[2]
         if self.low_kind == "dgn":  # v_i depends on every neighbour's w_in: d sum_i v_i / d w_in
@@ -326,7 +355,7 @@ class LToS:
         size = self.high_buffer if self._full else self._pos
         idx = self._rng.integers(0, size, self.high_batch)
         O, N = self._O[idx], self._N[idx]
-        self.high.update_actor_with_grad(O, self.high_gradient(O, N))
+        self.high.update_actor_with_grad(O, self.high_gradient(O, N), mask=N >= 0)
 
     def _after_env_step(self, w_out):
         self.selfishness_log.append(float(w_out[..., 0].mean()))
