@@ -5,20 +5,7 @@ import numpy as np
 import pytest
 
 from sharelib.nn.attention import DGNNet, relation_backward, relation_forward
-
-
-def fd_grad(f, x, eps=1e-6):
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        fp = f(x)
-        x[i] = old - eps
-        fm = f(x)
-        x[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
+from test_nn import fd_grad  # central finite differences, shared with the MLP's tests
 
 
 def random_graph(rng, B, n, k):

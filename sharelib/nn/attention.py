@@ -36,6 +36,7 @@ import numpy as np
 
 from ..experiments import check_int
 from .mlp import DTYPES, MLP, _backward, _forward, _orthogonal
+from .mlp import _n_params as _n_enc  # the encoder is an MLP: its parameter count
 
 __all__ = ["DGNNet", "relation_forward", "relation_backward"]
 
@@ -167,14 +168,6 @@ def _rel_views(p, o, D, HD):
     bo = p[o : o + D]
     o += D
     return Wq, bq, Wk, bk, Wv, bv, Wo, bo, o
-
-
-@numba.njit(cache=True)
-def _n_enc(sizes):
-    m = 0
-    for l in range(sizes.shape[0] - 1):
-        m += sizes[l] * sizes[l + 1] + sizes[l + 1]
-    return m
 
 
 @numba.njit(cache=True, error_model="numpy")
