@@ -141,6 +141,27 @@ def update_manifest(key: str, entry: Mapping[str, Any], directory: Path | None =
         os.replace(tmp, manifest)
 
 
+def portable_parameters(params: Mapping[str, Any]) -> dict:
+    """``params`` with every absolute path made machine-independent: relative to the repository
+    when it lies inside it, ``<outside the project>/<name>`` otherwise. Such parameters (a cache
+    or store folder) never change a result, and a committed manifest must not leak the machine's
+    folders into the published pages."""
+    root = repo_root().resolve()
+
+    def portable(value):
+        if isinstance(value, str) and os.path.isabs(value):
+            path = Path(value).resolve()
+            try:
+                return str(path.relative_to(root))
+            except ValueError:
+                return f"<outside the project>/{path.name}"
+        if isinstance(value, (list, tuple)):
+            return [portable(v) for v in value]
+        return value
+
+    return {name: portable(value) for name, value in params.items()}
+
+
 def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str, Any], seeds=None) -> dict:
     """Save ``fig`` as PNG and PDF and record its provenance in a manifest.
 
@@ -192,7 +213,7 @@ def savefig(fig, fig_id: str, *, paper: str, notebook: str, params: Mapping[str,
         "paper": paper,
         "notebook": notebook,
         "preset": preset,
-        "parameters": dict(params),
+        "parameters": portable_parameters(params),
         "seeds": seeds,
         "sharelib_version": __version__,
         "git_commit": git_commit(),

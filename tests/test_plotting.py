@@ -38,6 +38,16 @@ def test_savefig_writes_both_formats_and_provenance(figdir):
     assert record["git_commit"] and record["wall_time_s"] >= 0 and record["preset"] == "paper"
 
 
+def test_manifest_records_no_machine_paths(figdir):
+    inside = str(plotting.repo_root() / "build" / "cache")
+    entry = plotting.savefig(_fig(), "fig2", paper="demo", notebook="d.ipynb",
+                             params={"preset": "paper", "cache": "/tmp/run_cache", "store": inside,
+                                     "dirs": ["/var/x/y", "rel/z"], "n": 3})
+    assert entry["parameters"] == {"preset": "paper", "cache": "<outside the project>/run_cache",
+                                   "store": "build/cache", "dirs": ["<outside the project>/y", "rel/z"],
+                                   "n": 3}
+
+
 def test_quick_figures_do_not_overwrite_paper_figures(figdir):
     plotting.savefig(_fig(), "fig1", paper="demo", notebook="d.ipynb", params={"preset": "quick"})
     assert (figdir / "demo" / "quick" / "fig1.png").exists()
