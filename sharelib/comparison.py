@@ -32,7 +32,10 @@ The mechanisms (:data:`MECHANISMS`), each through a hook of the learning core
     Anticipation sharing (AS Eq. 16, Algorithm 1) with Cleanup's penalty weight ``rho = 1e3`` of
     Table 2 for every environment unless ``options`` say otherwise; its own learner on the same
     settings (its critic regresses on Monte-Carlo returns, Eq. 18, where PPO's uses GAE targets, so
-    "AS without neighbours" is not bit-for-bit PPO; the other mechanisms are, see the tests).
+    "AS without neighbours" is not bit-for-bit PPO). With fewer than two sharers nobody has a
+    neighbour and the mechanism is the backbone's PPO (as for LMF and LToS); in a group with both,
+    a defector stays in AS's learner with no neighbours (no anticipation terms, Monte-Carlo critic,
+    Algorithm 1's refreshed old policy), so its "plain PPO" is AS's own PPO variant.
 ``fpf``, ``lmf``
     The federations of Dong et al.: FPF with everyone participating (that is D&F's Algorithm 1
     run as FPF; lambda_u = lambda_e = 1, lambda_h = 0.01, alpha = 1e-3, eta = 1.5, the code's
@@ -148,9 +151,9 @@ def _build(mechanism: str, E, sharers: np.ndarray, seed_init: int, seed_mech: in
     n, T = E.n_agents, E.max_steps
     kw = dict(BACKBONE, n_steps=T, seed=seed_init)
     o = dict(options)
-    if mechanism == "independent" or (mechanism in ("fpf", "lmf", "ltos")
+    if mechanism == "independent" or (mechanism in ("fpf", "lmf", "ltos", "as")
                                       and sharers.sum() < 1 + (mechanism != "fpf")):
-        # nobody to federate or share with (LMF, LToS: no graph with a single participant)
+        # nobody to federate or share with (LMF, LToS, AS: no graph with a single participant)
         return _Mechanism(PPO.for_env(E, **kw))
     if mechanism in ("team", "fixed_mixing"):
         M = opt_out(mixing_matrix(mechanism, n, o.pop("share", 0.5)), sharers)
