@@ -483,7 +483,9 @@ def check_stale(stale: str) -> str:
 #: The module that registers each paper's sweepable experiments (imported on demand: numba
 #: compiles or loads its kernels on import, which the other papers need not pay for).
 SWEEP_MODULES = {"as": "sharelib.sharing.anticipation.experiments", "d3c": "sharelib.sharing.d3c_rl",
-                 "compare": "sharelib.comparison"}
+                 "compare": "sharelib.comparison",
+                 "fpf_lmf": ("sharelib.sharing.federation.discrete", "sharelib.sharing.federation.ssd",
+                             "sharelib.sharing.federation.mpe")}
 
 
 def load_sweeps(experiment: str | None = None, modules=()) -> None:
@@ -494,9 +496,10 @@ def load_sweeps(experiment: str | None = None, modules=()) -> None:
     for module in modules:
         importlib.import_module(module)
     paper = experiment.split(".")[0] if experiment else None
-    for name, module in SWEEP_MODULES.items():
+    for name, names in SWEEP_MODULES.items():
         if paper is None or paper == name:
-            importlib.import_module(module)
+            for module in (names,) if isinstance(names, str) else names:
+                importlib.import_module(module)
 
 
 def _varying(grid: list[dict]) -> list[str]:

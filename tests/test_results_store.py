@@ -425,7 +425,7 @@ def test_cli_list_and_clear_errors(tmp_path):
     (tmp_path / "tiny_exp.py").write_text(TINY)
     out = cli(tmp_path, "--list", "--import", "tiny_exp")
     assert out.returncode == 0, out.stderr
-    for name in ("as.main", "d3c.rl", "tiny.demo"):
+    for name in ("as.main", "d3c.rl", "fpf_lmf.discrete", "fpf_lmf.ssd", "fpf_lmf.mpe", "compare", "tiny.demo"):
         assert name in out.stdout
     assert "presets: quick, paper, reduced" in out.stdout  # d3c.rl has a reduced preset
     out = cli(tmp_path, "d3c.rl", "--preset", "reduced", "--status")
@@ -463,6 +463,23 @@ def test_registered_d3c_sweep_is_the_notebooks_sweep(monkeypatch):
         d3c_rl.figure_experiment(fig, P)
     plans = ex.sweep_plans("d3c.rl", "reduced")
     assert seen == [(p.fn, p.grid, p.runs, p.seed) for p in plans]
+
+
+@pytest.mark.parametrize("name", ["discrete", "ssd", "mpe"])
+@pytest.mark.parametrize("preset", ["quick", "reduced", "paper"])
+def test_registered_fpf_lmf_sweeps_are_the_notebooks_sweeps(monkeypatch, name, preset):
+    """``<name>_experiment`` (what notebooks/fpf_lmf/0*_<name>.ipynb calls) sweeps exactly the registered points,
+    and hands the store on."""
+    import importlib
+
+    module = importlib.import_module(f"sharelib.sharing.federation.{name}")
+    seen = []
+    monkeypatch.setattr(module._ex, "sweep",
+                        lambda fn, grid, runs, seed, **kw: seen.append((fn, grid, runs, seed, kw["store"])) or [])
+    P = ex.resolve(f"fpf_lmf.{name}", preset)
+    getattr(module, f"{name}_experiment")(P, store="somewhere")
+    (plan,) = ex.sweep_plans(f"fpf_lmf.{name}", preset)
+    assert plan.grid and seen == [(plan.fn, plan.grid, plan.runs, plan.seed, "somewhere")]
 
 
 def test_notebook_store_parameter_names_the_folder(tmp_path):

@@ -195,17 +195,7 @@ def run_point(scenario, method, iterations, n_envs, hidden, lr, vf_lr, lambda_u,
                         fen_max_u=FEN_MAX_U[scenario], seed=seed)
 
 
-def discrete_experiment(P: dict, figures=None, *, runs=None, backend="serial", n_jobs=None, cache=None,
-                        progress=False) -> dict:
-    """Every (scenario, method) the ``figures`` need, over ``P["runs"]`` seeds, through
-    :func:`sharelib.experiments.sweep` (cached when ``cache`` is a directory, resumable, parallel).
-
-    ``P`` is the resolved ``fpf_lmf.discrete`` preset: ``scenarios``, ``budget`` (fraction of the
-    code's episodes), ``n_envs`` (``None``: the code's ``fed_epi`` per scenario), ``runs``,
-    ``hidden``, ``lr``, ``vf_lr``, ``lambda_u``, ``lambda_e``, ``lambda_h``, ``alpha``, ``eta``, ``seed``.
-    Returns ``{(scenario, method): [run dicts]}``; every run dict also carries ``episodes`` and
-    ``n_envs``.
-    """
+def _grid(P: dict, figures=None) -> list:
     need = figure_methods(figures, P["scenarios"])
     if not need:
         raise ValueError("no figure of the chosen scenarios to run; check figures and scenarios")
@@ -217,8 +207,25 @@ def discrete_experiment(P: dict, figures=None, *, runs=None, backend="serial", n
             grid.append(dict(scenario=s, method=m, iterations=it, n_envs=ne, hidden=list(P["hidden"]), lr=P["lr"],
                              vf_lr=P["vf_lr"], lambda_u=P["lambda_u"], lambda_e=P["lambda_e"],
                              lambda_h=P["lambda_h"], alpha=P["alpha"], eta=P["eta"]))
-    pts = _ex.sweep(run_point, grid, runs=P["runs"] if runs is None else runs, seed=P["seed"], backend=backend,
-                    n_jobs=n_jobs, cache=cache, progress=progress, desc="FPF/LMF discrete")
+    return grid
+
+
+def discrete_experiment(P: dict, figures=None, *, runs=None, backend="serial", n_jobs=None, cache=None,
+                        store=None, stale="reuse", progress=False) -> dict:
+    """Every (scenario, method) the ``figures`` need, over ``P["runs"]`` seeds, through
+    :func:`sharelib.experiments.sweep` (cached when ``cache`` is a directory, resumable, parallel;
+    read from and written to a results store with ``store`` / ``stale``, see
+    :func:`sharelib.experiments.sweep`).
+
+    ``P`` is the resolved ``fpf_lmf.discrete`` preset: ``scenarios``, ``budget`` (fraction of the
+    code's episodes), ``n_envs`` (``None``: the code's ``fed_epi`` per scenario), ``runs``,
+    ``hidden``, ``lr``, ``vf_lr``, ``lambda_u``, ``lambda_e``, ``lambda_h``, ``alpha``, ``eta``, ``seed``.
+    Returns ``{(scenario, method): [run dicts]}``; every run dict also carries ``episodes`` and
+    ``n_envs``.
+    """
+    pts = _ex.sweep(run_point, _grid(P, figures), runs=P["runs"] if runs is None else runs, seed=P["seed"],
+                    backend=backend, n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress,
+                    desc="FPF/LMF discrete")
     out = {}
     for p in pts:
         v = dict(p.value, episodes=p.params["iterations"] * p.params["n_envs"], n_envs=p.params["n_envs"],
@@ -242,3 +249,12 @@ _ex.register_presets(
     # lambda_h = 0.01 is ours (not in the code: notes Sec. 1.7)
     paper=dict(_COMMON, budget=1.0, runs=5, hidden=[256, 256], lr=1e-4, vf_lr=1e-3),
 )
+
+
+def discrete_plans(P: dict) -> list:
+    """The sweep behind ``notebooks/fpf_lmf/02_discrete.ipynb`` (every figure), for
+    ``python -m sharelib sweep fpf_lmf.discrete``."""
+    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF discrete")]
+
+
+_ex.register_sweep("fpf_lmf.discrete", discrete_plans)

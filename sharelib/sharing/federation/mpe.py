@@ -124,8 +124,10 @@ def _grid(P):
             for s in P["scenarios"] for m in P["methods"]]
 
 
-def mpe_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, progress=False) -> dict:
-    """Every (scenario, method) of ``P`` over ``P["runs"]`` seeds through :func:`sharelib.experiments.sweep`.
+def mpe_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, store=None, stale="reuse",
+                   progress=False) -> dict:
+    """Every (scenario, method) of ``P`` over ``P["runs"]`` seeds through :func:`sharelib.experiments.sweep`
+    (``store`` / ``stale``: a results store, see there).
 
     ``P`` is the resolved ``fpf_lmf.mpe`` preset: ``scenarios``, ``methods``, ``budget`` (fraction of the
     code's 10 000 episodes, split over the ``n_envs`` copies), ``n_envs``, ``runs``, ``hidden``, ``lr``,
@@ -141,7 +143,7 @@ def mpe_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=N
     if not grid:
         raise ValueError("no (scenario, method) to run; check scenarios and methods")
     pts = _ex.sweep(run_point, grid, runs=P["runs"] if runs is None else runs, seed=P["seed"], backend=backend,
-                    n_jobs=n_jobs, cache=cache, progress=progress, desc="FPF/LMF MPE")
+                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc="FPF/LMF MPE")
     out = {}
     for p in pts:
         v = dict(p.value, episodes=p.params["episodes"] * p.params["n_envs"], seed=p.seed)
@@ -161,3 +163,12 @@ _ex.register_presets(
     # the code's settings where the text is silent (CONSTANTS): 10k episodes, 64-64-64 MLPs, 5 seeds
     paper=dict(_COMMON, budget=1.0, n_envs=10, runs=5, hidden=[64, 64, 64]),
 )
+
+
+def mpe_plans(P: dict) -> list:
+    """The sweep behind ``notebooks/fpf_lmf/04_mpe.ipynb``, for ``python -m sharelib sweep fpf_lmf.mpe``
+    (running it needs the ``mpe`` extra)."""
+    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF MPE")]
+
+
+_ex.register_sweep("fpf_lmf.mpe", mpe_plans)

@@ -156,14 +156,16 @@ def _grid(P: dict) -> list:
     return grid
 
 
-def ssd_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, progress=False) -> dict:
+def ssd_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, store=None, stale="reuse",
+                   progress=False) -> dict:
     """Every (env, n_agents, variant, method) of the resolved ``fpf_lmf.ssd`` preset ``P``, over
     ``P["runs"]`` seeds, through :func:`sharelib.experiments.sweep` (cached when ``cache`` is a
-    directory, resumable, parallel). Returns ``{(env, n_agents, variant, method): [run dicts]}``;
+    directory, resumable, parallel; ``store`` / ``stale``: a results store, see
+    :func:`sharelib.experiments.sweep`). Returns ``{(env, n_agents, variant, method): [run dicts]}``;
     every run dict also carries ``episodes``, ``n_envs`` and ``seed``.
     """
     pts = _ex.sweep(run_point, _grid(P), runs=P["runs"] if runs is None else runs, seed=P["seed"], backend=backend,
-                    n_jobs=n_jobs, cache=cache, progress=progress, desc="FPF/LMF SSD")
+                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc="FPF/LMF SSD")
     out = {}
     for p in pts:
         q = p.params
@@ -188,3 +190,11 @@ _ex.register_presets(
     paper=dict(_COMMON, budget=1.0, n_envs=FED_EPIS, runs=5, hidden=[32, 32], lr=5e-4, vf_lr=1e-3, clip=0.05,
                n_epochs=10),
 )
+
+
+def ssd_plans(P: dict) -> list:
+    """The sweep behind ``notebooks/fpf_lmf/03_ssd.ipynb``, for ``python -m sharelib sweep fpf_lmf.ssd``."""
+    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF SSD")]
+
+
+_ex.register_sweep("fpf_lmf.ssd", ssd_plans)
