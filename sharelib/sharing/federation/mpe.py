@@ -124,6 +124,12 @@ def _grid(P):
             for s in P["scenarios"] for m in P["methods"]]
 
 
+def mpe_plans(P: dict) -> list:
+    """The sweep behind ``notebooks/fpf_lmf/04_mpe.ipynb``, for ``python -m sharelib sweep fpf_lmf.mpe``
+    (running it needs the ``mpe`` extra)."""
+    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF MPE")]
+
+
 def mpe_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, store=None, stale="reuse",
                    progress=False) -> dict:
     """Every (scenario, method) of ``P`` over ``P["runs"]`` seeds through :func:`sharelib.experiments.sweep`
@@ -139,11 +145,11 @@ def mpe_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=N
         _ex.check_choice("scenario", s, SCENARIOS)
     for m in P["methods"]:
         _ex.check_choice("method", m, METHODS)
-    grid = _grid(P)
-    if not grid:
+    (plan,) = mpe_plans(P)
+    if not plan.grid:
         raise ValueError("no (scenario, method) to run; check scenarios and methods")
-    pts = _ex.sweep(run_point, grid, runs=P["runs"] if runs is None else runs, seed=P["seed"], backend=backend,
-                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc="FPF/LMF MPE")
+    pts = _ex.sweep(plan.fn, plan.grid, runs=plan.runs if runs is None else runs, seed=plan.seed, backend=backend,
+                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc=plan.desc)
     out = {}
     for p in pts:
         v = dict(p.value, episodes=p.params["episodes"] * p.params["n_envs"], seed=p.seed)
@@ -163,12 +169,6 @@ _ex.register_presets(
     # the code's settings where the text is silent (CONSTANTS): 10k episodes, 64-64-64 MLPs, 5 seeds
     paper=dict(_COMMON, budget=1.0, n_envs=10, runs=5, hidden=[64, 64, 64]),
 )
-
-
-def mpe_plans(P: dict) -> list:
-    """The sweep behind ``notebooks/fpf_lmf/04_mpe.ipynb``, for ``python -m sharelib sweep fpf_lmf.mpe``
-    (running it needs the ``mpe`` extra)."""
-    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF MPE")]
 
 
 _ex.register_sweep("fpf_lmf.mpe", mpe_plans)

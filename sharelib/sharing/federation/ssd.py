@@ -156,6 +156,11 @@ def _grid(P: dict) -> list:
     return grid
 
 
+def ssd_plans(P: dict) -> list:
+    """The sweep behind ``notebooks/fpf_lmf/03_ssd.ipynb``, for ``python -m sharelib sweep fpf_lmf.ssd``."""
+    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF SSD")]
+
+
 def ssd_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=None, store=None, stale="reuse",
                    progress=False) -> dict:
     """Every (env, n_agents, variant, method) of the resolved ``fpf_lmf.ssd`` preset ``P``, over
@@ -164,8 +169,9 @@ def ssd_experiment(P: dict, *, runs=None, backend="serial", n_jobs=None, cache=N
     :func:`sharelib.experiments.sweep`). Returns ``{(env, n_agents, variant, method): [run dicts]}``;
     every run dict also carries ``episodes``, ``n_envs`` and ``seed``.
     """
-    pts = _ex.sweep(run_point, _grid(P), runs=P["runs"] if runs is None else runs, seed=P["seed"], backend=backend,
-                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc="FPF/LMF SSD")
+    (plan,) = ssd_plans(P)
+    pts = _ex.sweep(plan.fn, plan.grid, runs=plan.runs if runs is None else runs, seed=plan.seed, backend=backend,
+                    n_jobs=n_jobs, cache=cache, store=store, stale=stale, progress=progress, desc=plan.desc)
     out = {}
     for p in pts:
         q = p.params
@@ -190,11 +196,6 @@ _ex.register_presets(
     paper=dict(_COMMON, budget=1.0, n_envs=FED_EPIS, runs=5, hidden=[32, 32], lr=5e-4, vf_lr=1e-3, clip=0.05,
                n_epochs=10),
 )
-
-
-def ssd_plans(P: dict) -> list:
-    """The sweep behind ``notebooks/fpf_lmf/03_ssd.ipynb``, for ``python -m sharelib sweep fpf_lmf.ssd``."""
-    return [_ex.SweepPlan(run_point, _grid(P), P["runs"], P["seed"], "FPF/LMF SSD")]
 
 
 _ex.register_sweep("fpf_lmf.ssd", ssd_plans)
