@@ -9,7 +9,7 @@ pytest.importorskip("libsumo")
 from sharelib import experiments  # noqa: E402
 from sharelib.learners import DQN, SimplexDPG  # noqa: E402
 from sharelib.sharing.ltos import LToS, incoming_weights, share_rewards  # noqa: E402
-from sharelib.sharing.ltos_traffic import METHODS, dqn_kwargs, run_traffic  # noqa: E402
+from sharelib.sharing.ltos_traffic import LEARNERS, METHODS, dqn_kwargs, run_traffic  # noqa: E402
 
 SHORT = dict(episodes=2, episode_seconds=100)  # 10 decisions per episode
 
@@ -72,7 +72,7 @@ def test_traffic_ltos_starts_at_the_code_selfishness_at_every_intersection():
 def test_run_traffic_shapes_for_every_method():
     for m in METHODS:
         r = run_traffic(m, seed=1, **SHORT)
-        learner = m in ("dqn", "fixed_ltos", "ltos")
+        learner = m in LEARNERS
         K = SHORT["episodes"] if learner else 0
         assert r["returns"].shape == r["selfishness"].shape == (K,)
         assert all(v.shape == (K,) for v in r["train_metrics"].values())
@@ -84,7 +84,7 @@ def test_run_traffic_shapes_for_every_method():
         if learner:
             assert np.isfinite(r["returns"]).all() and (r["returns"] <= 0).all()
             assert np.isfinite(r["test_selfishness"]).all()
-        if m == "dqn":
+        if m in ("dqn", "colight"):
             np.testing.assert_array_equal(r["test_selfishness"], 1.0)
         if m == "fixed_ltos":
             np.testing.assert_allclose(r["selfishness"], 0.8)
@@ -101,13 +101,30 @@ def test_same_seed_same_run_and_other_seed_differs():
 def test_ltos_with_identity_sharing_is_dqn_seed_for_seed():
     for seed in (0, 5):
         d = run_traffic("dqn", seed=seed, **SHORT)
-        f = run_traffic("fixed_ltos", initial_selfishness=1.0, seed=seed, **SHORT)
+        f = run_traffic("fixed_ltos", initial_selfishness=1.0, low="mlp", seed=seed, **SHORT)
         for key in ("returns", "test_queue", "queues"):
             np.testing.assert_array_equal(d[key], f[key])
         np.testing.assert_equal(d["test_metrics"], f["test_metrics"])
     # and sharing does change the run (the comparison can fail)
-    s = run_traffic("fixed_ltos", initial_selfishness=0.5, seed=5, **SHORT)
+    s = run_traffic("fixed_ltos", initial_selfishness=0.5, low="mlp", seed=5, **SHORT)
     assert not np.array_equal(s["test_queue"], d["test_queue"])
+
+
+def test_colight_low_level_sees_the_neighbourhood_and_differs_from_the_mlp():
+    from sharelib.envs import TrafficSignalControl
+    from sharelib.learners import CoLight
+    env = TrafficSignalControl(episode_seconds=20)
+    try:
+        L = LToS(env, low="colight", dqn_kw=dqn_kwargs(env.max_steps), seed=0)
+        assert isinstance(L.low, CoLight)
+        obs = L.wrapped.reset(0)  # [o, w_in, neighbour indices]
+        assert obs.shape == (1, 36, env.obs_dim + 10)
+        np.testing.assert_array_equal(obs[..., -5:], env.neighbours)
+    finally:
+        env.close()
+    a = run_traffic("ltos", seed=2, **SHORT)
+    b = run_traffic("ltos", low="mlp", seed=2, **SHORT)
+    assert not np.array_equal(a["returns"], b["returns"])
 
 
 def test_code_epsilon_schedule():
@@ -123,7 +140,8 @@ def test_code_epsilon_schedule():
 
 
 @pytest.mark.parametrize("kw, name", [
-    (dict(method="qmix"), "method"),
+    (dict(method="vdn"), "method"),
+    (dict(low="dgn"), "low"),
     (dict(episodes=0), "episodes"),
     (dict(seed=-1), "seed"),
     (dict(snapshot_seconds=0), "snapshot_seconds"),
@@ -137,5 +155,5 @@ def test_bad_parameters_are_named(kw, name):
 
 def test_presets_registered():
     for p in ("quick", "reduced", "paper"):
-        assert set(experiments.get_preset("ltos_traffic", p)) >= {"episodes", "episode_seconds", "runs"}
-    assert experiments.get_preset("ltos_traffic", "paper")["episodes"] == 400
+        assert set(experiments.get_preset("ltos.traffic", p)) >= {"episodes", "episode_seconds", "runs"}
+    assert experiments.get_preset("ltos.traffic", "paper")["episodes"] == 400

@@ -12,6 +12,9 @@ Learners
     DQN with DGN's graph-attention Q-network over each agent's neighbourhood, one network for all
     agents, joint minibatches, soft targets (:mod:`sharelib.learners.dgn`; the neighbourhood
     travels in the observation through :class:`WithNeighbours`).
+:class:`CoLight`
+    The same graph Q-learner with CoLight's one-layer attention network and DQN's training rules
+    (Huber loss, hard target copies, epsilon in rounds; :mod:`sharelib.learners.colight`).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
@@ -70,6 +73,7 @@ from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
 from .dqn import DQN
 from .dgn import DGN, WithNeighbours
+from .colight import CoLight
 from .hooks import (
     HookContext,
     Hooks,
@@ -84,7 +88,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..experiments import check_float, check_int
 from ..nn.attention import DGNNet
+from ..nn.heads import huber_loss
 from ..nn.optim import Adam, _clip_rows
 from .dqn import DQN
 
@@ -89,6 +90,10 @@ class DGN(DQN):
         (``batch_size`` counts joint transitions)
     target_tau : float in (0, 1]
         Soft target update after every gradient step.
+    hard_target_update : int or None
+        If set, copy the target every ``hard_target_update`` gradient steps instead (no soft update).
+    huber_delta : float or None
+        None: DGN's MSE loss; a float: the Huber loss with that threshold (DQN's).
     eps_start, eps_decay, eps_end : float;  episode_steps : int
         ``epsilon = max(eps_end, eps_start * eps_decay ** (env_steps // episode_steps))``.
     double : bool (DGN: False, the target is ``max_a Q_bar(s', a)``);  max_grad_norm : float
@@ -101,7 +106,8 @@ class DGN(DQN):
                  d_head=16, n_relations=2, lr=1e-4, gamma=0.96, buffer_size=200_000, batch_size=10,
                  learning_starts=0, train_freq=3, gradient_steps=1, target_tau=0.01,
                  eps_start=0.6, eps_decay=0.996, eps_end=0.01, episode_steps=120, double=False,
-                 max_grad_norm=10.0, dtype="float32", hooks=None, seed=0):
+                 max_grad_norm=10.0, dtype="float32", huber_delta=None, hard_target_update=None,
+                 hooks=None, seed=0):
         self.k = check_int("n_neighbours", n_neighbours, min=1, max=n_agents)
         if check_int("obs_dim", obs_dim, min=1) <= self.k:
             raise ValueError(f"obs_dim={obs_dim} must exceed n_neighbours={self.k} (features + indices)")
@@ -111,13 +117,23 @@ class DGN(DQN):
                          eps_end=eps_end, double=double, max_grad_norm=max_grad_norm, share_params=True,
                          hooks=hooks, seed=seed)
         self.target_tau = check_float("target_tau", target_tau, min=0, max=1, min_inclusive=False)
+        # the two rules a subclass may change (CoLight's traffic settings): loss and target update
+        self.huber_delta = None if huber_delta is None else check_float("huber_delta", huber_delta, min=0,
+                                                                         min_inclusive=False)
+        self.hard_target_update = (None if hard_target_update is None
+                                   else check_int("hard_target_update", hard_target_update, min=1))
         self.eps_decay = check_float("eps_decay", eps_decay, min=0, max=1)
         self.episode_steps = check_int("episode_steps", episode_steps, min=1)
-        self.q_net = DGNNet(obs_dim - self.k, n_actions, encoder=encoder, n_heads=n_heads, d_head=d_head,
-                            n_relations=n_relations, dtype=dtype)
+        self.q_net = self._network(obs_dim - self.k, n_actions, encoder=encoder, n_heads=n_heads, d_head=d_head,
+                                   n_relations=n_relations, dtype=dtype)
         self.q_params = self.q_net.init(np.random.default_rng(self.seed))[None].copy()
         self.target_params = self.q_params.copy()
         self.opt = Adam(self.q_params.shape, lr=self.lr, dtype=self.q_net.dtype)
+
+    @staticmethod
+    def _network(d_features, n_actions, **kw):
+        """The Q-network over the features (a subclass swaps it: :class:`sharelib.learners.CoLight`)."""
+        return DGNNet(d_features, n_actions, **kw)
 
     @classmethod
     def for_env(cls, env, **kw):
@@ -152,12 +168,16 @@ class DGN(DQN):
         q, cache = net.forward_cache(p, x, nbr)
         qa = np.take_along_axis(q, A[..., None], -1)[..., 0].astype(np.float64)
         err = qa - y
-        N = err.size
+        if self.huber_delta is None:  # DGN's MSE
+            loss, derr = 0.5 * float(np.mean(err ** 2)), err / err.size
+        else:
+            loss, derr = huber_loss(qa.reshape(-1), y.reshape(-1), self.huber_delta)
+            derr = derr.reshape(err.shape)
         dq = np.zeros(q.shape)
-        np.put_along_axis(dq, A[..., None], (err / N)[..., None], -1)
+        np.put_along_axis(dq, A[..., None], derr[..., None], -1)
         if grad is not None:
             net.backward(p, cache, dq, grad=grad)
-        return 0.5 * float(np.mean(err ** 2))
+        return float(loss)
 
     def _learn(self, rng):
         size = self.buffer_size if self._b_full else self._b_pos
@@ -166,6 +186,9 @@ class DGN(DQN):
         loss = self.td_loss(idx, grad[0])
         _clip_rows(grad, self.max_grad_norm)
         self.opt.step(self.q_params, grad)
-        self.target_params += np.asarray(self.target_tau, self.q_params.dtype) * (self.q_params - self.target_params)
         self.grad_steps += 1
+        if self.hard_target_update is None:
+            self.target_params += np.asarray(self.target_tau, self.q_params.dtype) * (self.q_params - self.target_params)
+        elif self.grad_steps % self.hard_target_update == 0:
+            self.target_params[:] = self.q_params
         return loss

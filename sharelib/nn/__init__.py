@@ -14,6 +14,9 @@ Contents
 :class:`DGNNet`
     DGN's graph-attention Q-network (encoder, multi-head relation layers over each agent's
     neighbourhood, Q head on the concatenated features), :mod:`sharelib.nn.attention`.
+:class:`CoLightNet`
+    CoLight's Q-network (ReLU trunk, one-head attention over the neighbours with padding,
+    linear Q head), :mod:`sharelib.nn.colight`.
 :class:`MLP`
     Multi-layer perceptron of any layer sizes, ReLU or tanh hidden units and a
     linear output; ``init`` (seeded, orthogonal or Glorot), ``views`` (per-layer
@@ -46,6 +49,7 @@ row-major order followed by the bias ``b_l`` of length ``d_{l+1}``, so that
 from ._blas import set_blas_threads
 from .mlp import MLP, ACTIVATIONS, DTYPES
 from .attention import DGNNet
+from .colight import CoLightNet
 from .heads import (
     softmax,
     categorical_logp,
@@ -63,6 +67,7 @@ from .optim import Adam, SGD, clip_grad_norm
 __all__ = [
     "MLP",
     "DGNNet",
+    "CoLightNet",
     "ACTIVATIONS",
     "DTYPES",
     "softmax",

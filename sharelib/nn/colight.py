@@ -11,9 +11,14 @@ the ``[32, 32]`` MLP on ``[features, w_in]``) and neighbourhoods ``nbr`` int ``(
     out_i = relu((sum_s alpha_is v_{N_i[s]}) W_o + b_o)                                   (dout)
 
 (agent and neighbour projections, dot-product attention, one head so the mean over heads is the
-identity, then a ReLU dense layer). A Q-head on ``out`` gives CoLight's Q-values. Not yet wired into
-:class:`sharelib.learners.DQN` (whose network is an MLP over one agent's input): this module is the
-layer and its exact gradient (tested against finite differences), for the swap still to do.
+identity, then a ReLU dense layer). :class:`CoLightNet` is the whole Q-network of the code (notes 1.3,
+``build_network``): the ``[32, 32]`` ReLU trunk on each agent's input, this layer, and a linear
+``Dense(n_actions)`` head, ``Q_i = out_i W_q + b_q``. It has :class:`sharelib.nn.DGNNet`'s interface
+(``forward(params, x, nbr)``, ``forward_cache``, ``backward(..., need_dx)``) so the graph Q-learner
+:class:`sharelib.learners.CoLight` and LToS's high-level gradient use it as they use DGN's network.
+Left out: the code's activity regulariser ``L2ReLURegularizer(0.1)`` on positive Q-values (a
+penalty on the output, not part of the architecture; stated where the traffic experiment lists its
+constants).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiments import check_int
+from .mlp import MLP
 
-__all__ = ["NeighbourAttention"]
+__all__ = ["NeighbourAttention", "CoLightNet"]
 
 _NAMES = ("W_a", "b_a", "W_m", "b_m", "W_v", "b_v", "W_o", "b_o")
 
@@ -129,3 +135,94 @@ class NeighbourAttention:
             G[b][:] = dpre.sum(axis=(0, 1))
             dH += dpre @ P[w].T
         return g, dH
+
+
+class CoLightNet:
+    """CoLight's Q-network (module docstring) for inputs of width ``d_in`` and ``n_actions``
+    actions: ``relu(MLP(x))`` with ReLU hidden layers of widths ``hidden`` (the code's
+    ``[32, 32]``), :class:`NeighbourAttention` (``dv``, ``dout``: 32 and 32), a linear Q head.
+
+    Parameters are one flat float64 vector: the trunk's (:class:`sharelib.nn.MLP` layout), then the
+    attention layer's, then ``W_q (dout, n_actions)`` and ``b_q (n_actions,)``.
+
+    Examples
+    --------
+    >>> net = CoLightNet(6, 4, hidden=(8, 8), dv=4, dout=4)
+    >>> nbr = np.array([[0, 1, -1], [1, 0, 2], [2, 1, -1]])
+    >>> net.forward(net.init(0), np.ones((2, 3, 6)), nbr).shape
+    (2, 3, 4)
+    """
+
+    dtype = "float64"
+
+    def __init__(self, d_in: int, n_actions: int, hidden=(32, 32), dv: int = 32, dout: int = 32):
+        self.d_in = check_int("d_in", d_in, min=1)
+        self.n_actions = check_int("n_actions", n_actions, min=1)
+        hidden = () if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+        if not hidden or any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden must be a non-empty sequence of positive widths, e.g. (32, 32); got {hidden!r}")
+        self.hidden = tuple(int(h) for h in hidden)
+        self.trunk = MLP((self.d_in, *self.hidden), "relu")
+        self.attention = NeighbourAttention(self.hidden[-1], dv, dout)
+        self._split = (self.trunk.n_params, self.trunk.n_params + self.attention.n_params)
+        self.n_params = self._split[1] + (self.attention.dout + 1) * self.n_actions
+
+    def _parts(self, params):
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape != (self.n_params,):
+            raise ValueError(f"params must have shape ({self.n_params},); got {params.shape}")
+        a, b = self._split
+        o = self.attention.dout
+        W_q = params[b:b + o * self.n_actions].reshape(o, self.n_actions)
+        return params[:a], params[a:b], W_q, params[b + o * self.n_actions:]
+
+    def init(self, seed=0) -> np.ndarray:
+        """Glorot-uniform weights (Keras's default, the code's framework), zero biases; ``seed``
+        an int >= 0 or a ``numpy.random.Generator``."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_int("seed", seed, min=0))
+        p = np.zeros(self.n_params)
+        trunk, att, W_q, _ = self._parts(p)
+        trunk[:] = self.trunk.init(rng, scheme="glorot")
+        att[:] = self.attention.init(int(rng.integers(2**31)))
+        a = np.sqrt(6.0 / sum(W_q.shape))
+        W_q[:] = rng.uniform(-a, a, W_q.shape)
+        return p
+
+    def forward(self, params, x, nbr):
+        """``Q (B, n, n_actions)`` for inputs ``x (B, n, d_in)`` and neighbourhoods ``nbr`` ``(n, k)``
+        or ``(B, n, k)`` (itself in slot 0, ``-1`` for padding)."""
+        return self.forward_cache(params, x, nbr)[0]
+
+    def forward_cache(self, params, x, nbr):
+        """``(Q, cache)``; pass the cache to :meth:`backward`."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 3 or x.shape[2] != self.d_in:
+            raise ValueError(f"x must have shape (batch, n_agents, {self.d_in}); got {x.shape}")
+        B, n, _ = x.shape
+        trunk, att, W_q, b_q = self._parts(params)
+        pre, tcache = self.trunk.forward_cache(trunk, x.reshape(B * n, self.d_in))
+        H = np.maximum(pre, 0.0).reshape(B, n, -1)  # the code's trunk ends in a ReLU too
+        out, acache = self.attention.forward(att, H, nbr)
+        return out @ W_q + b_q, (params, tcache, H, acache, out)
+
+    def backward(self, params, cache, dq, grad=None, need_dx=False):
+        """Gradient w.r.t. the parameters given ``dq = d loss / d Q (B, n, n_actions)``; returns
+        ``grad`` (accumulated into the given array if any) or ``(grad, dx (B, n, d_in))``."""
+        _, tcache, H, acache, out = cache
+        B, n, _ = H.shape
+        dq = np.asarray(dq, dtype=np.float64)
+        if dq.shape != (B, n, self.n_actions):
+            raise ValueError(f"dq must have shape {(B, n, self.n_actions)}; got {dq.shape}")
+        trunk, att, W_q, _ = self._parts(params)
+        g = np.zeros(self.n_params)
+        g_trunk, g_att, g_W, g_b = self._parts(g)
+        g_W[:] = np.einsum("bno,bna->oa", out, dq)
+        g_b[:] = dq.sum(axis=(0, 1))
+        ga, dH = self.attention.backward(att, acache, dq @ W_q.T)
+        g_att[:] = ga
+        dpre = (dH * (H > 0)).reshape(B * n, -1)
+        res = self.trunk.backward(trunk, tcache, dpre, grad=g_trunk, need_dx=need_dx)
+        if grad is not None:
+            grad += g
+            g = grad
+        return (g, res[1].reshape(B, n, self.d_in)) if need_dx else g

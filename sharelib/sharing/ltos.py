@@ -46,7 +46,9 @@ Low levels: ``low="mlp"``, the learning core's MLP :class:`sharelib.learners.DQN
 w_i^in]`` (the prisoner corridor); ``low="dgn"``, :class:`sharelib.learners.DGN`, the paper's choice
 for the jungle: one graph-attention Q-network over all agents on ``[o_i, w_i^in]`` plus the
 neighbourhood, so ``v_i`` depends on the neighbours' inputs too and the high-level gradient is
-``d sum_i v_i / d w^in`` of the whole network (the public code's gradient of ``sum_i V_i``).
+``d sum_i v_i / d w^in`` of the whole network (the public code's gradient of ``sum_i V_i``);
+``low="colight"``, :class:`sharelib.learners.CoLight`, the traffic code's: the same with CoLight's
+one-layer attention over the road-connected neighbours (padded slots ``-1``).
 ``sharing=False`` switches sharing off: the weights are the identity (``w_ii = 1``), the low level
 sees no ``w^in`` and there is no high level, which is the paper's DGN (or DQN) baseline, "LToS
 without reward sharing"; a test checks it equals :class:`DGN` seed for seed.
@@ -62,9 +64,12 @@ import numba
 import numpy as np
 
 from ..experiments import check_bool, check_choice, check_float, check_int
-from ..learners import DGN, DQN, SimplexDPG
+from ..learners import DGN, DQN, CoLight, SimplexDPG
 
-__all__ = ["share_rewards", "incoming_weights", "complete_graph", "SharingEnv", "LToS"]
+__all__ = ["share_rewards", "incoming_weights", "complete_graph", "SharingEnv", "LToS", "GRAPH_LOWS"]
+
+#: low levels whose Q-network sees the neighbourhood (the graph travels in the observation)
+GRAPH_LOWS = ("dgn", "colight")
 
 
 @numba.njit(cache=True)
@@ -171,7 +176,7 @@ class SharingEnv:
         self.k = ltos.k
         self.n_neighbours = self.k
         self._with_w = ltos.sharing
-        self._with_graph = ltos.low_kind == "dgn"
+        self._with_graph = ltos.low_kind in GRAPH_LOWS
         self.obs_dim = env.obs_dim + self.k * (int(self._with_w) + int(self._with_graph))
         self.max_steps = env.max_steps
 
@@ -234,10 +239,11 @@ class LToS:
         The high level's Adam rate, minibatch of stored observations, logit noise when exploring.
     high_hidden : sequence of int
         The high level's hidden widths.
-    low : {"mlp", "dgn"}
-        The low level: :class:`sharelib.learners.DQN` (an MLP per agent, or shared) or
-        :class:`sharelib.learners.DGN` (DGN's attention network; needs an environment with
-        ``neighbours``).
+    low : {"mlp", "dgn", "colight"}
+        The low level: :class:`sharelib.learners.DQN` (an MLP per agent, or shared),
+        :class:`sharelib.learners.DGN` (DGN's attention network) or
+        :class:`sharelib.learners.CoLight` (CoLight's one-layer attention, the traffic code's); the
+        last two need an environment with ``neighbours``.
     sharing : bool
         False: no sharing (identity weights, no ``w^in`` input, no high level), the DGN / DQN
         baseline.
@@ -259,9 +265,10 @@ class LToS:
         self.initial_selfishness = check_float("initial_selfishness", initial_selfishness,
                                                min=0, max=1, min_inclusive=False,
                                                max_inclusive=not self.learn_weights)
-        self.low_kind = check_choice("low", low, ("mlp", "dgn"))
-        if self.low_kind == "dgn" and not hasattr(env, "neighbours"):
-            raise ValueError("low='dgn' needs an environment with neighbours (E, n, k), e.g. Jungle")
+        self.low_kind = check_choice("low", low, ("mlp",) + GRAPH_LOWS)
+        if self.low_kind in GRAPH_LOWS and not hasattr(env, "neighbours"):
+            raise ValueError(f"low={self.low_kind!r} needs an environment with neighbours (E, n, k), "
+                             "e.g. Jungle or TrafficSignalControl")
         self.high_every = check_int("high_every", high_every, min=1)
         self.high_batch = check_int("high_batch", high_batch, min=1)
         self.high_buffer = check_int("high_buffer", high_buffer, min=self.high_batch)
@@ -275,8 +282,9 @@ class LToS:
         s = self.initial_selfishness
         if s < 1:
             self.high.actor.views(self.high.actor_params)[-1][1][:, 0] += np.log(s / (1 - s) * others)
-        if self.low_kind == "dgn":
-            self.low = DGN(self.wrapped.obs_dim, env.n_actions, n, self.k, seed=s_low, **(dqn_kw or {}))
+        if self.low_kind in GRAPH_LOWS:
+            cls = DGN if self.low_kind == "dgn" else CoLight
+            self.low = cls(self.wrapped.obs_dim, env.n_actions, n, self.k, seed=s_low, **(dqn_kw or {}))
         else:
             self.low = DQN(self.wrapped.obs_dim, env.n_actions, n, seed=s_low, **(dqn_kw or {}))
         self._rng = np.random.default_rng(s_rng)
@@ -332,7 +340,7 @@ class LToS:
         w = self.weights(obs, nbr=nbr)
         x = np.concatenate([obs, incoming_weights(w, nbr)], axis=-1)
         q_net, P, d = self.low.q_net, self.low.q_params, obs.shape[2]
-        if self.low_kind == "dgn":  # v_i depends on every neighbour's w_in: d sum_i v_i / d w_in
+        if self.low_kind in GRAPH_LOWS:  # v_i depends on every neighbour's w_in: d sum_i v_i / d w_in
             q, cache = q_net.forward_cache(P[0], x, nbr)
             dout = np.zeros(q.shape)
             np.put_along_axis(dout, q.argmax(axis=-1)[..., None], 1.0, -1)

@@ -12,9 +12,12 @@ intersection (Fig. 7b), the total queue over time and a snapshot of the queues.
 Constants (:data:`CONSTANTS` marks each one "code" for the authors' traffic code,
 ``../shared/specs/ltos_d3c_as_cedos_reference_notes.md`` 1.3, "paper", or "ours"):
 
-- Low level: one Q-network shared by the 36 intersections (code: CoLight's single model), an MLP
-  ``[32, 32]`` on ``[o_i, w_i^in]`` (code's trunk; its one-layer graph attention over the 5
-  neighbours is *not* here: ours, to be swapped in), gamma 0.8 and rewards divided by 20 in the
+- Low level: one Q-network shared by the 36 intersections (code: CoLight's single model),
+  :class:`sharelib.learners.CoLight`: the ``[32, 32]`` ReLU trunk on ``[o_i, w_i^in]``, one-head
+  attention over the 5 neighbour slots (self and the road-connected N, E, S, W; padded at the
+  grid's edge), a linear Q head (code); ``low="mlp"`` keeps only an MLP ``[32, 32]`` on
+  ``[o_i, w_i^in]`` (our first reading, kept for the side-by-side); no activity regulariser on
+  positive Q-values (the code's ``L2ReLURegularizer(0.1)``: ours), gamma 0.8 and rewards divided by 20 in the
   TD target (code's ``NORMAL_FACTOR``), target ``r + gamma max_a Q_bar`` (no double Q: code),
   replay of 10,000 decisions (code's ``MAX_MEMORY_LEN``), minibatch 20 (code), learning rate
   1e-3 (code's initial rate; constant here, ours), epsilon ``0.4 * 0.9^round`` with floor 0.05 and
@@ -27,9 +30,11 @@ Constants (:data:`CONSTANTS` marks each one "code" for the authors' traffic code
   (code's ``W_LR``), minibatch 20 (code), an MLP ``[32, 32]`` per intersection (ours), Gaussian
   logit noise 0.3 (ours; the code's Ornstein-Uhlenbeck noise scaled by epsilon).
 - 400 training episodes of 3600 s in the paper preset (code: 100 rounds x 4).
-- DQN is :class:`sharelib.learners.DQN` given the constant ``w^in`` of no sharing (1 for itself, 0
-  for the neighbours) as extra inputs, so it is exactly LToS with identity weights (tested); the
-  constant inputs only add a bias.
+- DQN is :class:`sharelib.learners.DQN` (an MLP ``[32, 32]`` per intersection's input, shared)
+  given the constant ``w^in`` of no sharing (1 for itself, 0 for the neighbours) as extra inputs,
+  so it is exactly MLP-LToS with identity weights (tested); the constant inputs only add a bias.
+- CoLight is :class:`LToS` with ``low="colight", sharing=False``: the low level alone, without
+  ``w^in`` inputs or a high level (Table 3's "DGN").
 """
 
 from __future__ import annotations
@@ -43,9 +48,11 @@ from ..learners import DQN
 from ..learners.hooks import Hooks
 from .ltos import LToS
 
-__all__ = ["METHODS", "LEARNERS", "CONSTANTS", "run_traffic", "dqn_kwargs"]
+__all__ = ["METHODS", "LEARNERS", "LOWS", "CONSTANTS", "run_traffic", "dqn_kwargs", "traffic_grid", "traffic_plans"]
 
-LEARNERS = ("dqn", "fixed_ltos", "ltos")
+LEARNERS = ("dqn", "colight", "fixed_ltos", "ltos")
+#: the low levels of fixed LToS and LToS: CoLight's attention network (the code's) or an MLP
+LOWS = ("colight", "mlp")
 METHODS = LEARNERS + ("fixed_time", "random")
 
 #: Every constant of the experiment with its source: "code" (the authors' traffic code), "paper"
@@ -55,7 +62,8 @@ CONSTANTS = {
     "episodes": (400, "code (NUM_ROUNDS 100 x NUM_GENERATORS 4)"),
     "gamma": (0.8, "code"),
     "reward_normaliser": (20.0, "code (NORMAL_FACTOR)"),
-    "hidden": ((32, 32), "code (trunk; CoLight's attention layer left out: ours)"),
+    "hidden": ((32, 32), "code (trunk, then CoLight's attention: 1 head, dv 32, dout 32)"),
+    "q_regulariser": (0.0, "ours (code: L2ReLURegularizer(0.1) on positive Q-values)"),
     "share_params": (True, "code (one model for all intersections)"),
     "buffer_size": (10_000, "code (MAX_MEMORY_LEN)"),
     "batch_size": (20, "code"),
@@ -120,7 +128,8 @@ def _metrics_row(m):
 
 def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 3600,
                 seed: int = 0, initial_selfishness: float = 0.8, w_noise: float = 0.3,
-                sigma: float = 0.5, snapshot_seconds: int = 2400, high_every: int = 5) -> dict:
+                sigma: float = 0.5, snapshot_seconds: int = 2400, high_every: int = 5,
+                low: str = "colight") -> dict:
     """Run ``method`` (one of :data:`METHODS`) once on the 6 x 6 grid (module docstring).
 
     Returns a dict with ``method``; for the learners the training curves per episode
@@ -133,9 +142,13 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
     entering lanes, mean over each decision's 10 s, ``(T,)``) and ``queues`` (halting per entering
     lane ``(36, 12)`` at ``snapshot_t`` = ``min(snapshot_seconds, episode_seconds)``; default
     2400 s, the end of the second, heavier peak). ``high_every``: low-level gradient steps per
-    high-level step (LToS only; 5, the code's ratio).
+    high-level step (LToS only; 5, the code's ratio). ``low``: the low level of fixed LToS and
+    LToS, ``"colight"`` (the code's network) or ``"mlp"`` (the MLP trunk alone, our first reading).
+    ``"colight"`` as a method is CoLight itself, LToS's low level without sharing (Table 3's
+    "DGN" column: the paper calls its traffic low level DGN, the code's is CoLight).
     """
     method = experiments.check_choice("method", method, METHODS)
+    low = experiments.check_choice("low", low, LOWS)
     episodes = experiments.check_int("episodes", episodes, min=1)
     seed = experiments.check_int("seed", seed, min=0)
     snapshot_seconds = experiments.check_int("snapshot_seconds", snapshot_seconds, min=1)
@@ -157,10 +170,10 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
                 res = learner.train(wrapped, episodes * T, seed=train_seed, log_every=T, callback=cb)
                 selfish = np.ones(episodes)
             else:
-                ltos = LToS(env, initial_selfishness=initial_selfishness,
+                ltos = LToS(env, initial_selfishness=initial_selfishness, sharing=method != "colight",
                             learn_weights=(method == "ltos"), w_noise=w_noise, high_batch=20,
                             high_hidden=(32, 32), high_every=high_every, high_lr=1e-3, dqn_kw=kw,
-                            seed=init_seed)
+                            low="colight" if method == "colight" else low, seed=init_seed)
                 learner, wrapped = ltos.low, ltos.wrapped
                 res = ltos.train(episodes * T, seed=train_seed, log_every=T, callback=cb)
                 selfish = np.asarray(ltos.selfishness_log).reshape(episodes, T).mean(axis=1)
@@ -217,8 +230,28 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
 
 
 experiments.register_presets(
-    "ltos_traffic",
-    quick=dict(episodes=3, episode_seconds=600, runs=1, seed=0),
-    reduced=dict(episodes=12, episode_seconds=3600, runs=1, seed=0),
-    paper=dict(episodes=400, episode_seconds=3600, runs=5, seed=0),
+    "ltos.traffic",
+    quick=dict(episodes=3, episode_seconds=600, runs=1, seed=0, mlp_readings=True),
+    reduced=dict(episodes=12, episode_seconds=3600, runs=2, seed=0, mlp_readings=True),
+    paper=dict(episodes=400, episode_seconds=3600, runs=5, seed=0, mlp_readings=True),
 )
+
+
+def traffic_grid(P: dict) -> list:
+    """The points of Fig. 3c / Table 3 / Fig. 7: every method of :data:`METHODS` (fixed LToS and
+    LToS on CoLight's low level), and with ``mlp_readings`` fixed LToS and LToS on the MLP low
+    level too (our first reading, side by side)."""
+    base = dict(episodes=P["episodes"], episode_seconds=P["episode_seconds"])
+    grid = [dict(method=m, **base) for m in METHODS]
+    if P.get("mlp_readings", True):
+        grid += [dict(method=m, low="mlp", **base) for m in ("fixed_ltos", "ltos")]
+    return grid
+
+
+def traffic_plans(P: dict) -> list:
+    """The sweep of ``notebooks/ltos/03_traffic.ipynb``, for ``python -m sharelib sweep ltos.traffic``
+    (store ``results/ltos/traffic``)."""
+    return [experiments.SweepPlan(run_traffic, traffic_grid(P), P["runs"], P["seed"], "traffic")]
+
+
+experiments.register_sweep("ltos.traffic", traffic_plans)
