@@ -12,6 +12,10 @@ Learners
     DQN with DGN's graph-attention Q-network over each agent's neighbourhood, one network for all
     agents, joint minibatches, soft targets (:mod:`sharelib.learners.dgn`; the neighbourhood
     travels in the observation through :class:`WithNeighbours`).
+:class:`QMIX`
+    Rashid et al. (2018): one agent Q-network for all agents and a monotonic mixing network whose
+    weights are hypernetworks of the global state, trained on the team reward (the agents' sum)
+    from joint transitions (:mod:`sharelib.learners.qmix`).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
@@ -70,6 +74,7 @@ from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
 from .dqn import DQN
 from .dgn import DGN, WithNeighbours
+from .qmix import QMIX
 from .hooks import (
     HookContext,
     Hooks,
@@ -84,7 +89,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "QMIX", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",
