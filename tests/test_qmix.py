@@ -183,6 +183,11 @@ def test_qmix_solves_the_two_step_game_where_independent_learners_do_not():
     qa = q[0][np.arange(2), joint]
     qtot = L.mix(qa, s2b)
     np.testing.assert_allclose(qtot[3], 8.0, atol=0.5)  # the optimum is represented
+    o1 = np.zeros((1, 2, 3))
+    o1[..., 0] = 1.0  # state 1: Q_tot ~ gamma 7 for 2A, gamma 8 for 2B (the paper's 6.93 and 7.92)
+    q1 = L.q_values(o1)
+    qtot1 = L.mix(q1[0][np.arange(2), joint], np.tile(o1.reshape(1, 6), (4, 1)))
+    np.testing.assert_allclose(qtot1, [6.93, 6.93, 7.92, 7.92], atol=0.2)
     dqn = DQN.for_env(env, hidden=(16,), share_params=True, target_update=50, **kw)
     dqn.train(env, 3000, seed=0)
     assert dqn.evaluate(TwoStepGame(4), n_episodes=4).sum() == pytest.approx(7.0)
