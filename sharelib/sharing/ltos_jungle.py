@@ -20,7 +20,7 @@ and the paper's centralised baseline is :class:`sharelib.learners.QMIX`:
   linear epsilon from 0.6), mixer embedding 32, single-layer hypernetworks. Its global state is
   :func:`jungle_state`, the normalised cells of the agents and the foods (``2 (N + L)`` = 64
   numbers at 20 agents) rather than the concatenated observations (20 x 123 = 2,460): the positions
-  are the whole state of the game (foods never run out, nothing dies), and at 2,460 inputs the
+  are the whole state of the game but for the step count (foods never run out, nothing dies), and at 2,460 inputs the
   first hypernetwork alone would have 1.6 million weights (2,460 x 20 x 32) for Adam to update at
   every gradient step. Measured at the ``reduced`` preset (one run, seed 0, 160 episodes): with the
   cells, 9-12 s wall clock, greedy reward per agent-step 0.245 (last 20 % of training 0.228); with
