@@ -134,8 +134,12 @@ def test_run_jungle_returns_curves_behaviours_and_names_bad_methods():
     assert -4.1 <= r["eval"] <= 2.0 and np.isfinite(r["final"])
     d = run_jungle("dgn", **kw)
     np.testing.assert_array_equal(d["selfishness"], 1.0)  # DGN shares nothing
+    q = run_jungle("qmix", **kw)
+    np.testing.assert_array_equal(q["selfishness"], 1.0)  # QMIX shares nothing
+    assert q["reward"].shape == (4,) and q["attacks"].shape == (4,) and q["snapshot"]["agents"].shape == (6, 2)
+    assert -4.1 <= q["eval"] <= 2.0 and np.isfinite(q["final"])
     with pytest.raises(ValueError, match="method"):
-        run_jungle("qmix", **kw)
+        run_jungle("neurcomm", **kw)
     with pytest.raises(ValueError, match="n_neighbours"):
         run_jungle("ltos", **dict(kw, n_neighbours=1))
 

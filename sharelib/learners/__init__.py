@@ -15,6 +15,10 @@ Learners
 :class:`CoLight`
     The same graph Q-learner with CoLight's one-layer attention network and DQN's training rules
     (Huber loss, hard target copies, epsilon in rounds; :mod:`sharelib.learners.colight`).
+:class:`QMIX`
+    Rashid et al. (2018): one agent Q-network for all agents and a monotonic mixing network whose
+    weights are hypernetworks of the global state, trained on the team reward (the agents' sum)
+    from joint transitions (:mod:`sharelib.learners.qmix`).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
@@ -74,6 +78,7 @@ from .dpg import SimplexDPG
 from .dqn import DQN
 from .dgn import DGN, WithNeighbours
 from .colight import CoLight
+from .qmix import QMIX
 from .hooks import (
     HookContext,
     Hooks,
@@ -88,7 +93,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "QMIX", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",
