@@ -84,7 +84,7 @@ def test_run_traffic_shapes_for_every_method():
         if learner:
             assert np.isfinite(r["returns"]).all() and (r["returns"] <= 0).all()
             assert np.isfinite(r["test_selfishness"]).all()
-        if m in ("dqn", "colight"):
+        if m in ("dqn", "colight", "qmix"):
             np.testing.assert_array_equal(r["test_selfishness"], 1.0)
         if m == "fixed_ltos":
             np.testing.assert_allclose(r["selfishness"], 0.8)

@@ -35,6 +35,10 @@ Constants (:data:`CONSTANTS` marks each one "code" for the authors' traffic code
   so it is exactly MLP-LToS with identity weights (tested); the constant inputs only add a bias.
 - CoLight is :class:`LToS` with ``low="colight", sharing=False``: the low level alone, without
   ``w^in`` inputs or a high level (Table 3's "DGN").
+- QMIX is :class:`sharelib.learners.QMIX` with the DQN settings above (its agent network the
+  ``[32, 32]`` MLP on ``[o_i, one-hot i]``, a minibatch 20 joint decisions, the team reward the sum
+  of the 36 normalised rewards), the global state the concatenation of the 36 observations (720
+  numbers; the paper does not say what its QMIX's state is: ours).
 """
 
 from __future__ import annotations
@@ -44,13 +48,13 @@ import numpy as np
 from .. import experiments
 from ..envs import TrafficSignalControl
 from ..envs.traffic import fixed_time_actions
-from ..learners import DQN
+from ..learners import DQN, QMIX
 from ..learners.hooks import Hooks
 from .ltos import LToS
 
 __all__ = ["METHODS", "LEARNERS", "LOWS", "CONSTANTS", "run_traffic", "dqn_kwargs", "traffic_grid", "traffic_plans"]
 
-LEARNERS = ("dqn", "colight", "fixed_ltos", "ltos")
+LEARNERS = ("dqn", "colight", "fixed_ltos", "ltos", "qmix")
 #: the low levels of fixed LToS and LToS: CoLight's attention network (the code's) or an MLP
 LOWS = ("colight", "mlp")
 METHODS = LEARNERS + ("fixed_time", "random")
@@ -121,6 +125,24 @@ class _NoSharing:
         return np.concatenate([obs, self._w], axis=-1), r, d
 
 
+class _Raw:
+    """The environment as it is, keeping its last rewards in :attr:`raw_rewards` like the wrappers
+    of the other learners (QMIX sees plain observations and learns from the team sum)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.n_envs, self.n_agents, self.n_actions = env.n_envs, env.n_agents, env.n_actions
+        self.obs_dim, self.max_steps = env.obs_dim, env.max_steps
+
+    def reset(self, seed=0):
+        return self.env.reset(seed)
+
+    def step(self, actions):
+        obs, r, d = self.env.step(actions)
+        self.raw_rewards = r
+        return obs, r, d
+
+
 def _metrics_row(m):
     keys = ("red_lights", "travel_time", "waiting_time", "queue_length", "arrived", "departed", "backlog")
     return {k: float(m[k]) if m is not None else np.nan for k in keys}
@@ -167,6 +189,12 @@ def run_traffic(method: str = "ltos", episodes: int = 4, episode_seconds: int = 
                 learner = DQN(env.obs_dim + k, env.n_actions, env.n_agents,
                               seed=LToS.seeds(init_seed)[0], **kw)
                 wrapped = _NoSharing(env, k)
+                res = learner.train(wrapped, episodes * T, seed=train_seed, log_every=T, callback=cb)
+                selfish = np.ones(episodes)
+            elif method == "qmix":
+                qkw = {key: v for key, v in kw.items() if key != "share_params"}  # QMIX: one agent network
+                learner = QMIX.for_env(env, seed=LToS.seeds(init_seed)[0], **qkw)
+                wrapped = _Raw(env)
                 res = learner.train(wrapped, episodes * T, seed=train_seed, log_every=T, callback=cb)
                 selfish = np.ones(episodes)
             else:
