@@ -483,7 +483,8 @@ def check_stale(stale: str) -> str:
 #: The module that registers each paper's sweepable experiments (imported on demand: numba
 #: compiles or loads its kernels on import, which the other papers need not pay for).
 SWEEP_MODULES = {"as": "sharelib.sharing.anticipation.experiments", "d3c": "sharelib.sharing.d3c_rl",
-                 "compare": "sharelib.comparison", "ltos": "sharelib.sharing.ltos_traffic",
+                 "compare": "sharelib.comparison",
+                 "ltos": ("sharelib.sharing.ltos_traffic", "sharelib.sharing.ltos_jungle"),
                  "fpf_lmf": ("sharelib.sharing.federation.discrete", "sharelib.sharing.federation.ssd",
                              "sharelib.sharing.federation.mpe")}
 

@@ -47,7 +47,7 @@ from ..learners.qmix import QMIX
 from ..learners.mixing import _bin
 from .ltos import LToS, SharingEnv
 
-__all__ = ["METHODS", "run_jungle", "upper_bound", "jungle_state"]
+__all__ = ["jungle_plans", "NET_KEYS", "METHODS", "run_jungle", "upper_bound", "jungle_state"]
 
 METHODS = ("dqn", "dgn", "fixed_ltos", "ltos", "qmix")
 
@@ -180,7 +180,7 @@ def run_jungle(method: str = "ltos", n_agents: int = 20, n_neighbours: int = 4, 
 
 
 experiments.register_presets(
-    "ltos_jungle",
+    "ltos.jungle",
     quick=dict(episodes=3, runs=1, n_envs=4, seed=0, encoder=[32, 16], n_heads=2, d_head=8, lr=1e-3,
                start_episodes=1, train_freq=1, gradient_steps=1, buffer_size=5_000, agents=[10, 30, 50], neighbours=[1, 3, 5],
                scan_episodes=2, scan_runs=1),
@@ -191,3 +191,25 @@ experiments.register_presets(
                start_episodes=200, train_freq=3, gradient_steps=1, buffer_size=200_000, agents=[10, 20, 30, 40, 50],
                neighbours=[1, 2, 3, 4, 5], scan_episodes=2_000, scan_runs=5),
 )
+
+
+#: the keywords of :func:`run_jungle` a preset sets for every point (the network and the schedule)
+NET_KEYS = ("encoder", "n_heads", "d_head", "lr", "start_episodes", "train_freq", "gradient_steps",
+            "buffer_size", "n_envs")
+
+
+def jungle_plans(P: dict) -> list:
+    """The three sweeps of ``notebooks/ltos/02_jungle.ipynb`` (Fig. 3b and Table 1, Fig. 5's agent
+    counts, Fig. 6's neighbour counts), for ``python -m sharelib sweep ltos.jungle`` (store
+    ``results/ltos/jungle``)."""
+    net = {k: (list(P[k]) if k == "encoder" else P[k]) for k in NET_KEYS}
+    scan = dict(net, episodes=P["scan_episodes"])
+    main = [dict(method=m, episodes=P["episodes"], **net) for m in METHODS]
+    g5 = [dict(method=m, n_agents=n, **scan) for m in ("dgn", "fixed_ltos", "ltos") for n in P["agents"]]
+    g6 = [dict(method="ltos", n_neighbours=k + 1, **scan) for k in P["neighbours"]]
+    return [experiments.SweepPlan(run_jungle, main, P["runs"], P["seed"], "jungle"),
+            experiments.SweepPlan(run_jungle, g5, P["scan_runs"], P["seed"], "Fig. 5"),
+            experiments.SweepPlan(run_jungle, g6, P["scan_runs"], P["seed"], "Fig. 6")]
+
+
+experiments.register_sweep("ltos.jungle", jungle_plans)
