@@ -645,12 +645,16 @@ class PPO(ActorCritic):
 class MAPPO(PPO):
     """Multi-agent PPO (Yu et al. 2022): PPO with decentralised actors ``pi_i(a | o_i)`` and a
     centralised critic ``V_i(s)`` on the global state ``s = (o_1, ..., o_n)`` (the concatenation
-    of the agents' observations, the paper's "CL" input, Sec. 5.2), i.e. ``PPO(critic="global")``.
+    of the agents' observations, the "CL" input of the paper's study of value-function inputs),
+    i.e. ``PPO(critic="global")``. No agent id is appended: with per-agent critics it is implicit.
 
-    The MAPPO paper shares one actor and one critic among homogeneous agents (its Sec. 3 and
-    Appendix); ``share_params=False`` (the default here, as the learning core's other learners)
-    gives every agent its own actor and its own critic, each critic trained on that agent's
-    returns (needed when rewards are individual, as in mixed-motive games).
+    The MAPPO paper shares one actor and one critic among homogeneous agents (its objective in
+    Sec. 3 is written for one shared parameter set; its appendix reports the benefit of sharing);
+    ``share_params=False`` (the default here, as the learning core's other learners) gives every
+    agent its own actor and its own critic, each critic trained on that agent's returns (needed
+    when rewards are individual, as in mixed-motive games; a shared ``V(s)`` would regress the
+    agents' different returns on the same input). Not included: the paper's value
+    normalisation (PopArt), value clipping and death masking; the rest is the core's PPO.
     """
 
     algo = "mappo"
