@@ -84,9 +84,10 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "MAPPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "WithNeighbours", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
+    "MAPPO",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",
     "log_prob_penalty",
 ]
