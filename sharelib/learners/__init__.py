@@ -2,7 +2,7 @@ r"""Multi-agent learners with sharing hooks (``sharelib.learners``).
 
 Learners
 --------
-:class:`REINFORCE`, :class:`A2C`, :class:`PPO`
+:class:`REINFORCE`, :class:`A2C`, :class:`PPO` (and :class:`MAPPO`, PPO with a centralised critic)
     One on-policy actor-critic implementation (:class:`ActorCritic`) with three presets; see
     :mod:`sharelib.learners.actor_critic`.
 :class:`DQN`
@@ -72,7 +72,7 @@ talk to each other within an iteration).  The order within an iteration is
 reward -> GAE -> advantage -> (loss at each minibatch) -> params.
 """
 
-from .actor_critic import A2C, PPO, REINFORCE, ActorCritic, evaluate
+from .actor_critic import A2C, MAPPO, PPO, REINFORCE, ActorCritic, evaluate
 from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
 from .dqn import DQN
@@ -96,6 +96,7 @@ __all__ = [
     "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "QMIX", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
+    "MAPPO",
     "mix_rewards", "share_advantages", "federated_average", "consensus", "pull_toward_mean",
     "log_prob_penalty",
 ]

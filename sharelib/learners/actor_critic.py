@@ -43,20 +43,23 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..experiments import check_float, check_int
+from ..experiments import check_choice, check_float, check_int
 from ..nn.heads import _inverse_cdf, _log_softmax_row, _ppo_term, value_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _adam_step, _clip_rows
 from .common import EpisodeTracker, TrainResult, check_network, gae, warn_nonfinite_training
 from .hooks import HookContext, Hooks, LossBatch, Rollout
 
-__all__ = ["ActorCritic", "REINFORCE", "A2C", "PPO"]
+__all__ = ["ActorCritic", "REINFORCE", "A2C", "PPO", "MAPPO"]
 
 
 # ----------------------------------------------------------------------------------- kernels
 @numba.njit(cache=True)
-def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
-    """Sample actions for all copies and agents; also return log-probs and values."""
+def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, gobs, central, u, shared, greedy):
+    """Sample actions for all copies and agents; also return log-probs and values.
+
+    ``central``: every agent's critic reads the global input ``gobs`` (E, n * d) instead of its
+    own observation (MAPPO's centralised critic)."""
     E, n, d = obs.shape
     A = pi_sizes[pi_sizes.shape[0] - 1]
     x = np.empty((E, d), pi_pop.dtype)
@@ -72,7 +75,7 @@ def _act_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, obs, u, shared, greedy):
             for j in range(d):
                 x[e, j] = obs[e, i, j]
         z = _forward(pi_pop[k], pi_sizes, act, x, pc)
-        v = _forward(v_pop[k], v_sizes, act, x, vc)
+        v = _forward(v_pop[k], v_sizes, act, gobs if central else x, vc)
         for e in range(E):
             _log_softmax_row(z[e], row)
             a = np.argmax(row) if greedy else _inverse_cdf(row, u[e, i])
@@ -172,9 +175,9 @@ def _value_step_grad(p, sizes, act, X, R, vf_coef, grad, cache):
 
 
 @numba.njit(cache=True)
-def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, As, OLs, ADn, RTs, perms, clip,
-                  ent_coef, vf_coef, pi_mask, max_norm, pi_m, pi_v, v_m, v_v, pi_lr, v_lr, b1, b2,
-                  eps, pi_t0, v_t0, pi_cache, v_cache, stats):
+def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, Xg, central, As, OLs, ADn, RTs, perms,
+                  clip, ent_coef, vf_coef, pi_mask, max_norm, pi_m, pi_v, v_m, v_v, pi_lr, v_lr, b1,
+                  b2, eps, pi_t0, v_t0, pi_cache, v_cache, stats):
     """One epoch of minibatch updates without Python in between (used when there is no loss hook).
 
     Exactly the loop of :meth:`ActorCritic.update`: for each minibatch ``j`` and network ``k``,
@@ -182,10 +185,14 @@ def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, As, OLs, ADn, RTs, 
     (already normalised) advantages ``ADn[k, j]``; then mask, clip per network and take one
     Adam step (step numbers ``t0 + j + 1``).  ``stats`` (6,) accumulates policy loss, value
     loss, entropy, approx KL, clip fraction and the number of gradient evaluations.
+    ``central``: the critic's rows come from the global inputs ``Xg`` (NG, n * d), row
+    ``r % NG`` for sample ``r`` (agent-major stacking repeats the NG time-copy rows per agent).
     """
     n_data, Nk, d = Xs.shape
+    NG, dg = Xg.shape
     n_mb = ADn.shape[1]
     mb = ADn.shape[2]
+    Xvb = np.empty((mb if central else 0, dg), pi_pop.dtype)
     Xb = np.empty((mb, d), pi_pop.dtype)
     Ab = np.empty(mb, np.int64)
     OLb = np.empty(mb)
@@ -203,9 +210,13 @@ def _epoch_kernel(pi_pop, v_pop, pi_sizes, v_sizes, act, Xs, As, OLs, ADn, RTs, 
                 Ab[q] = As[k, r]
                 OLb[q] = OLs[k, r]
                 RTb[q] = RTs[k, r]
+                if central:
+                    for c in range(dg):
+                        Xvb[q, c] = Xg[r % NG, c]
             pl, H, kl, cf = _policy_step_grad(pi_pop[k], pi_sizes, act, Xb, Ab, OLb, ADn[k, j], clip,
                                               ent_coef, no_extra, pi_grad[k], pi_cache)
-            vl = _value_step_grad(v_pop[k], v_sizes, act, Xb, RTb, vf_coef, v_grad[k], v_cache)
+            vl = _value_step_grad(v_pop[k], v_sizes, act, Xvb if central else Xb, RTb, vf_coef,
+                                  v_grad[k], v_cache)
             stats[0] += pl
             stats[1] += vl
             stats[2] += H
@@ -254,6 +265,11 @@ class ActorCritic:
         Normalise advantages per minibatch (PPO).
     share_params : bool
         One policy and one value network for all agents (trained on all agents' data).
+    critic : {"local", "global"}
+        The value network's input: ``"local"`` the agent's own observation ``V_i(o_i)``;
+        ``"global"`` the concatenation of all agents' observations, ``V_i(s)`` with
+        ``s = (o_1, ..., o_n)`` (a centralised critic, as MAPPO's, Yu et al. 2022 Sec. 3; the
+        actors stay decentralised). With one agent the two are the same learner.
     policy_bias : bool
         ``False`` keeps the policy's biases at zero (their gradient is masked), e.g. D3C's
         "linear softmax policies (no bias term)" with ``hidden=()``.
@@ -273,7 +289,7 @@ class ActorCritic:
                  lr=3e-4, vf_lr=None, gamma=0.99, gae_lambda=0.95, n_steps=128, n_epochs=4,
                  n_minibatches=4, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
                  norm_adv=True, share_params=False, policy_bias=True, hooks=None, dtype="float64",
-                 seed=0):
+                 critic="local", seed=0):
         self.obs_dim, self.n_actions, self.n_agents, self.hidden, self.activation = check_network(
             obs_dim, n_actions, n_agents, hidden, activation)
         self.lr = check_float("lr", lr, min=0, min_inclusive=False)
@@ -293,9 +309,12 @@ class ActorCritic:
         if not isinstance(self.hooks, Hooks):
             raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
         self.seed = check_int("seed", seed, min=0)
+        self.critic = check_choice("critic", critic, ("local", "global"))
+        self.central = self.critic == "global"
 
         self.policy_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation, dtype)
-        self.value_net = MLP((self.obs_dim, *self.hidden, 1), activation, dtype)
+        v_in = self.obs_dim * self.n_agents if self.central else self.obs_dim
+        self.value_net = MLP((v_in, *self.hidden, 1), activation, dtype)
         self.dtype = self.policy_net.dtype
         m = 1 if self.share_params else self.n_agents
         rng = np.random.default_rng(self.seed)
@@ -326,8 +345,24 @@ class ActorCritic:
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         u = rng.random(obs.shape[:2])
         return _act_kernel(self.policy_params, self.value_params, self.policy_net._sizes,
-                           self.value_net._sizes, self.policy_net._act, obs, u,
-                           self.share_params, bool(greedy))
+                           self.value_net._sizes, self.policy_net._act, obs, self._global_input(obs),
+                           self.central, u, self.share_params, bool(greedy))
+
+    def _global_input(self, obs):
+        """The critic's global input ``(E, n * d)`` (row-major concatenation of the agents'
+        observations), or an empty array for a local critic."""
+        if not self.central:
+            return np.empty((0, 0), self.dtype)
+        return np.ascontiguousarray(np.asarray(obs).reshape(obs.shape[0], -1), dtype=self.dtype)
+
+    def values(self, obs):
+        """State values ``(E, n)`` of every agent's critic at observations ``(E, n, obs_dim)``."""
+        obs = np.asarray(obs)
+        if self.central:  # every agent's critic reads the same global input
+            g = self._global_input(obs)
+            obs = np.ascontiguousarray(np.repeat(g[:, None, :], self.n_agents, axis=1))
+        return _forward_agents(self.value_params, self.value_net._sizes, self.value_net._act,
+                               obs, self.share_params)[:, :, 0]
 
     def probs(self, obs):
         """Action probabilities ``(E, n, n_actions)`` of every agent's policy."""
@@ -353,8 +388,7 @@ class ActorCritic:
             obs, r, d = env.step(a)
             R[t], D[t] = r, d
             tracker.add(r, d)
-        V[T] = _forward_agents(self.value_params, self.value_net._sizes, self.value_net._act,
-                               obs, self.share_params)[:, :, 0]
+        V[T] = self.values(obs)
         self.env_steps += T * E
         return Rollout(O, Acts, R, D, V, LP, obs.copy()), obs
 
@@ -385,17 +419,19 @@ class ActorCritic:
         return stats
 
     def _stacked(self, rollout, adv, ret):
-        """Training data per network, agent-major when parameters are shared: ``(m, Nk, ...)``."""
+        """Training data per network, agent-major when parameters are shared: ``(m, Nk, ...)``,
+        and the critic's global inputs ``(T * E, n * d)`` (empty for a local critic)."""
         T, E, n, d = rollout.obs.shape
         m = self.n_networks
         X = np.ascontiguousarray(rollout.obs.reshape(T * E, n, d).transpose(1, 0, 2), dtype=self.dtype)
         cols = [np.ascontiguousarray(a.reshape(T * E, n).T).reshape(m, -1)
                 for a in (rollout.actions, rollout.logp, adv, ret)]
-        return (X.reshape(m, -1, d), *cols)
+        Xg = self._global_input(rollout.obs.reshape(T * E, n, d))
+        return (X.reshape(m, -1, d), Xg, *cols)
 
     def _update_fused(self, rollout, adv, ret, rng):
         """Steps 4 of the module docstring in one numba kernel per epoch (no loss hook)."""
-        Xs, As, OLs, ADs, RTs = self._stacked(rollout, adv, ret)
+        Xs, Xg, As, OLs, ADs, RTs = self._stacked(rollout, adv, ret)
         m, Nk = As.shape
         mb = max(1, Nk // self.n_minibatches)
         n_mb = Nk // mb
@@ -411,7 +447,7 @@ class ActorCritic:
             if self.norm_adv and mb > 1:  # per minibatch, as (a - a.mean()) / (a.std() + 1e-8)
                 ADp = (ADp - ADp.mean(axis=2, keepdims=True)) / (ADp.std(axis=2, keepdims=True) + 1e-8)
             _epoch_kernel(self.policy_params, self.value_params, self.policy_net._sizes,
-                          self.value_net._sizes, self.policy_net._act, Xs, As, OLs,
+                          self.value_net._sizes, self.policy_net._act, Xs, Xg, self.central, As, OLs,
                           np.ascontiguousarray(ADp), RTs, perms, clip, self.ent_coef, self.vf_coef,
                           pi_mask, self.max_grad_norm, po.m, po.v, vo.m, vo.v, po.lr, vo.lr, po.b1,
                           po.b2, po.eps, po.t, vo.t, pi_cache, v_cache, acc)
@@ -430,6 +466,7 @@ class ActorCritic:
         oldlp = rollout.logp.reshape(N, n)
         advf = adv.reshape(N, n)
         retf = ret.reshape(N, n)
+        Xg = self._global_input(obs)  # the critic's global rows (N, n * d), if centralised
         if self.share_params:
             # network 0 sees every agent's samples: stack agent-major
             data = [(np.ascontiguousarray(obs.transpose(1, 0, 2).reshape(n * N, d), dtype=self.dtype),
@@ -469,8 +506,9 @@ class ActorCritic:
                     pl, H, kl, cf = _policy_step_grad(
                         self.policy_params[k], self.policy_net._sizes, self.policy_net._act, Xb, Ab,
                         OLb, ADb, clip, self.ent_coef, extra, pi_grad[k], pi_cache)
+                    Xvb = Xg[IX[idx]] if self.central else Xb  # IX: the sample's row in Xg
                     vl = _value_step_grad(self.value_params[k], self.value_net._sizes,
-                                          self.value_net._act, Xb, RTb, self.vf_coef, v_grad[k], v_cache)
+                                          self.value_net._act, Xvb, RTb, self.vf_coef, v_grad[k], v_cache)
                     stats["policy_loss"] += pl
                     stats["value_loss"] += vl
                     stats["entropy"] += H
@@ -602,3 +640,27 @@ class PPO(ActorCritic):
                  lr=3e-4, n_steps=128, ent_coef=0.01, max_grad_norm=0.5)
         d.update(kw)
         super().__init__(obs_dim, n_actions, n_agents, **d)
+
+
+class MAPPO(PPO):
+    """Multi-agent PPO (Yu et al. 2022): PPO with decentralised actors ``pi_i(a | o_i)`` and a
+    centralised critic ``V_i(s)`` on the global state ``s = (o_1, ..., o_n)`` (the concatenation
+    of the agents' observations, the "CL" input of the paper's study of value-function inputs),
+    i.e. ``PPO(critic="global")``. No agent id is appended: with per-agent critics it is implicit.
+
+    The MAPPO paper shares one actor and one critic among homogeneous agents (its objective in
+    Sec. 3 is written for one shared parameter set; its appendix reports the benefit of sharing);
+    ``share_params=False`` (the default here, as the learning core's other learners) gives every
+    agent its own actor and its own critic, each critic trained on that agent's returns (needed
+    when rewards are individual, as in mixed-motive games; a shared ``V(s)`` would regress the
+    agents' different returns on the same input). Not included: the paper's value
+    normalisation (PopArt), value clipping and death masking; the rest is the core's PPO.
+    """
+
+    algo = "mappo"
+
+    def __init__(self, obs_dim, n_actions, n_agents=1, **kw):
+        if kw.get("critic", "global") != "global":
+            raise ValueError(f"critic must be 'global' for MAPPO (its centralised critic); got {kw['critic']!r}")
+        kw["critic"] = "global"
+        super().__init__(obs_dim, n_actions, n_agents, **kw)

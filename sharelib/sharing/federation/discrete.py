@@ -9,8 +9,10 @@ copies; by default ``n_envs`` is the code's ``fed_epi`` (5 in Job, 10 in Matthew
 Sec. 1.2), so a federation round every iteration is the code's "one round every ``fed_epi``
 episodes". The figures (:data:`FIGURES`):
 
-* Fig. 1: collective return per 200 steps of FPF and LMF against IPPO, IPPO-AVG and FEN (flat, the
-  code's ``PPO-FEN``: independent PPO on the fair-efficient reward, :class:`FENReward`);
+* Fig. 1: collective return per 200 steps of FPF and LMF against IPPO, IPPO-AVG, MAPPO (the core's
+  PPO with a centralised critic on the concatenated observations, :class:`~sharelib.learners.MAPPO`),
+  FEN flat (the code's ``PPO-FEN``: independent PPO on the fair-efficient reward, :class:`FENReward`)
+  and FEN hierarchical (meta-controller and 4 sub-policies, :class:`.fen_hier.FENHierarchy`);
 * Fig. 2: D&F (mandatory) against FPF (half participate) and LMF (all participate);
 * Figs. 3a-c: FPF's participants against its opt-outs, the paper's random half (``fpf``) and the
   code's fixed ``i <= floor(N/2)`` (``fpf_code``) side by side;
@@ -35,7 +37,7 @@ from numba import njit
 from ... import experiments as _ex
 from .experiments import SCENARIOS, discrete_run
 
-__all__ = ["FIGURES", "NOT_RUN", "PAPER_EPISODES", "FED_EPI", "FEN_MAX_U", "FENReward", "fen_reward_kernel",
+__all__ = ["FIGURES", "NOT_RUN", "PAPER_EPISODES", "FED_EPI", "FEN_MAX_U", "FENReward", "fen_reward_kernel", "fen_step_kernel",
            "collective", "participant_split", "egalitarian_ratio", "iterations_for", "figure_methods",
            "discrete_experiment", "run_point"]
 
@@ -49,7 +51,7 @@ FEN_MAX_U = {"job": 0.25, "matthew": 0.15, "plant": 0.003}
 
 #: figure -> (scenarios, methods)
 FIGURES = {
-    "fig1": (("job", "matthew", "plant"), ("ippo", "ippo_avg", "fen", "fpf", "lmf")),
+    "fig1": (("job", "matthew", "plant"), ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "fpf", "lmf")),
     "fig2": (("job", "matthew", "plant"), ("dandf", "fpf", "lmf")),
     "fig3abc": (("job", "matthew", "plant"), ("fpf", "fpf_code")),
     "fig3d": (("matthew",), ("lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")),
@@ -57,20 +59,43 @@ FIGURES = {
 
 #: baselines of Figs. 1, 2 and 5 that we do not run, with the reason (never silently dropped)
 NOT_RUN = {
-    "MAPPO": "needs a centralised critic on the global state; the learning core has no MAPPO learner yet",
     "SOTO-GGF": "SOTO (Zimmer et al. 2021) is not implemented; the FPF-LMF code's SOTO runs were not analysed "
                 "(notes Sec. 1.4)",
     "SOTO-ALF": "as SOTO-GGF",
-    "FEN (hierarchical)": "the meta-controller with 4 sub-policies (notes Sec. 2.4) is not implemented; we run the "
-                          "flat FEN (the code's PPO-FEN: independent PPO on the fair-efficient reward)",
 }
 
-LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "fen": "FEN (flat)", "dandf": "D&F", "fpf": "FPF (random half)",
+LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "mappo": "MAPPO", "fen": "FEN (flat)",
+          "fen_hier": "FEN (hierarchical)", "dandf": "D&F", "fpf": "FPF (random half)",
           "fpf_code": "FPF (code: i <= N/2)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
           "lmf_dynamic": "LMF-Dynamic (paper: random groups)", "lmf_ring": "LMF-Dynamic (code: fixed ring)"}
 
 
 # ------------------------------------------------------------------------------------ FEN reward
+@njit(cache=True)
+def fen_step_kernel(rewards, dones, cum, count, max_u, rat, util, out):
+    """One step of :func:`fen_reward_kernel` for every copy: ``rewards`` (E, n), ``dones`` (E,);
+    writes ``rat`` (E, n), ``util`` (E,) and the fair-efficient reward ``out`` (E, n) of the
+    episode so far including this step, then resets ``cum``, ``count`` of the copies that ended."""
+    E, n = rewards.shape
+    for e in range(E):
+        count[e] += 1
+        avg = 0.0
+        for i in range(n):
+            cum[e, i] += rewards[e, i]
+            avg += cum[e, i]
+        avg /= n * count[e]
+        util[e] = min(1.0, avg / max_u)
+        for i in range(n):
+            u = cum[e, i] / count[e]
+            rat[e, i] = (u - avg) / avg if avg != 0.0 else 0.0
+            out[e, i] = util[e] / (0.1 + abs(rat[e, i]))
+        if dones[e]:
+            count[e] = 0
+            for i in range(n):
+                cum[e, i] = 0.0
+    return out
+
+
 @njit(cache=True)
 def fen_reward_kernel(rewards, dones, cum, count, max_u, out):
     """Fair-efficient reward (FEN, notes Sec. 2.4) of a rollout, in place; ``cum`` (E, n) and
@@ -78,26 +103,13 @@ def fen_reward_kernel(rewards, dones, cum, count, max_u, out):
 
     ``u_i`` = mean per-step reward of i so far in the episode, ``avg = mean_i u_i``,
     ``rat_i = (u_i - avg) / avg`` (0 if avg = 0), ``util = min(1, avg / max_u)``,
-    reward ``util / (0.1 + |rat_i|)``.
+    reward ``util / (0.1 + |rat_i|)`` (Jiang & Lu 2019's fair-efficient reward with their code's constants).
     """
     T, E, n = rewards.shape
+    rat = np.empty((E, n))
+    util = np.empty(E)
     for t in range(T):
-        for e in range(E):
-            count[e] += 1
-            avg = 0.0
-            for i in range(n):
-                cum[e, i] += rewards[t, e, i]
-                avg += cum[e, i]
-            avg /= n * count[e]
-            util = min(1.0, avg / max_u)
-            for i in range(n):
-                u = cum[e, i] / count[e]
-                rat = (u - avg) / avg if avg != 0.0 else 0.0
-                out[t, e, i] = util / (0.1 + abs(rat))
-            if dones[t, e]:
-                count[e] = 0
-                for i in range(n):
-                    cum[e, i] = 0.0
+        fen_step_kernel(rewards[t], dones[t], cum, count, max_u, rat, util, out[t])
     return out
 
 
@@ -189,7 +201,8 @@ def figure_methods(figures=None, scenarios=None) -> dict:
 
 def run_point(scenario, method, iterations, n_envs, hidden, lr, vf_lr, lambda_u, lambda_e, lambda_h, alpha, eta,
               seed):
-    """One sweep point: :func:`discrete_run` plus the FEN reward for ``method="fen"``."""
+    """One sweep point: :func:`discrete_run` with FEN's ``max_u`` of ``scenario`` (used by ``"fen"`` and
+    ``"fen_hier"``; ``"fen_hier"`` takes its segment length from :data:`.fen_hier.FEN_T`)."""
     return discrete_run(scenario, method, iterations=iterations, n_envs=n_envs, hidden=tuple(hidden), lr=lr,
                         vf_lr=vf_lr, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta,
                         fen_max_u=FEN_MAX_U[scenario], seed=seed)

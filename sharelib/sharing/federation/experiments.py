@@ -2,8 +2,11 @@
 
 :func:`discrete_run` trains one method on one of FEN's scenarios with the learning core's PPO
 (one network per agent) and the federation as its params hook. Methods: ``ippo``; ``ippo_avg``
-(every agent learns from the mean reward); ``fen`` (the code's flat PPO-FEN: independent PPO on FEN's
-fair-efficient reward, :class:`.discrete.FENReward`); ``dandf`` (D&F, all participate); ``fpf`` (half
+(every agent learns from the mean reward); ``mappo`` (MAPPO, Yu et al. 2022: the core's PPO with a
+centralised critic ``V_i(s)`` on the concatenated observations, :class:`~sharelib.learners.MAPPO`,
+one actor and one critic per agent); ``fen`` (the code's flat PPO-FEN: independent PPO on FEN's
+fair-efficient reward, :class:`.discrete.FENReward`); ``fen_hier`` (FEN's meta-controller and 4
+sub-policies, :class:`.fen_hier.FENHierarchy`); ``dandf`` (D&F, all participate); ``fpf`` (half
 participate, the paper's setting); ``fpf_code`` (the code's ``i <= floor(N/2)``); ``lmf`` (Eq. 14
 gradients, one full federation); ``lmf_fix``, ``lmf_dynamic`` (paper readings, Eq. 14);
 ``lmf_ring`` (the code's fixed ring, Eq. 14). The constants are the code's where the text is silent
@@ -16,35 +19,44 @@ import numpy as np
 
 from ... import experiments as _ex
 from ...envs import JobScheduling, ManufacturingPlant, MatthewEffect
-from ...learners import PPO, Hooks, mix_rewards
+from ...learners import MAPPO, PPO, Hooks, mix_rewards
 from .fpf import FPF
 from .lmf import LMF
 
 __all__ = ["discrete_run", "build_method", "min_reward", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
-METHODS = ("ippo", "ippo_avg", "fen", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
+METHODS = ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
                  lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, vf_lr=None,
-                 fen_max_u=None, seed=0):
+                 fen_max_u=None, fen_T=None, seed=0):
     """Train ``method`` on ``scenario`` for ``iterations`` PPO iterations of one 200-step episode
     per copy; returns per-iteration mean episode return per agent and the participating set.
 
     ``fen``: independent PPO on FEN's fair-efficient reward (the code's flat ``PPO-FEN``) with
-    ``fen_max_u`` (:data:`.discrete.FEN_MAX_U` when ``None``). ``vf_lr``: the critic's Adam step
-    (``None``: ``lr``)."""
+    ``fen_max_u`` (:data:`.discrete.FEN_MAX_U` when ``None``). ``fen_hier``: FEN's hierarchy
+    (:class:`.fen_hier.FENHierarchy`) with the same PPO settings, ``fen_max_u`` and segment length
+    ``fen_T`` (:data:`.fen_hier.FEN_T` when ``None``). ``mappo``: the core's PPO with a centralised
+    critic. ``vf_lr``: the critic's Adam step (``None``: ``lr``)."""
     scenario = _ex.check_choice("scenario", scenario, SCENARIOS)
     method = _ex.check_choice("method", method, METHODS)
     iterations = _ex.check_int("iterations", iterations, min=1)
     env = SCENARIOS[scenario](n_envs=n_envs)
-    if method == "fen" and fen_max_u is None:
+    if method in ("fen", "fen_hier") and fen_max_u is None:
         from .discrete import FEN_MAX_U
         fen_max_u = FEN_MAX_U[scenario]
+    ppo_kw = dict(hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2, n_minibatches=4,
+                  gamma=0.98, gae_lambda=0.97)
+    if method == "fen_hier":
+        from .fen_hier import FEN_T, FENHierarchy
+        ppo_kw.pop("n_steps")
+        h = FENHierarchy(env, FEN_T[scenario] if fen_T is None else fen_T, fen_max_u, seed=seed, **ppo_kw)
+        res = h.train(env, iterations, seed=seed)
+        return dict(returns=res.returns, participants=np.arange(env.n_agents), n_agents=env.n_agents)
     learner, participants = build_method(
-        env, method, dict(hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=env.max_steps, n_epochs=2,
-                          n_minibatches=4, gamma=0.98, gae_lambda=0.97),
+        env, method, ppo_kw,
         lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=every,
         fen_max_u=fen_max_u, seed=seed)
     res = learner.train(env, iterations * env.max_steps * n_envs, seed=seed)
@@ -62,7 +74,7 @@ def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.
     with ``ia_alpha``, ``ia_beta``). ``participants`` (FPF only): an explicit ``N_p`` overriding the
     method's rule; ``regularize``: :class:`.FPF`'s (``"all"``, the code; ``"participants"``, the prose).
     """
-    method = _ex.check_choice("method", method, METHODS + ("ippo_min", "ia"))
+    method = _ex.check_choice("method", method, tuple(m for m in METHODS if m != "fen_hier") + ("ippo_min", "ia"))
     n, n_envs = env.n_agents, env.n_envs
     hooks = None
     if method == "ippo_avg":
@@ -77,7 +89,8 @@ def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.
         if fen_max_u is None:
             raise ValueError("fen_max_u must be a positive float for method='fen'; got None")
         hooks = Hooks(reward=FENReward(n_envs, n, fen_max_u))
-    learner = PPO.for_env(env, hooks=hooks, seed=seed, **ppo_kw)
+    # MAPPO: the same PPO with every agent's critic on the global state (no reward or params hook)
+    learner = (MAPPO if method == "mappo" else PPO).for_env(env, hooks=hooks, seed=seed, **ppo_kw)
     out = np.arange(n)
     if method in ("dandf", "fpf", "fpf_code"):
         rule = {"dandf": "all", "fpf": "half", "fpf_code": "code"}[method]
@@ -101,8 +114,9 @@ def min_reward(rewards, ctx):
     return np.broadcast_to(r.min(axis=-1, keepdims=True), r.shape).copy()
 
 
-#: the methods of 01_method's small game (FEN, added for 02_discrete, is not in its presets)
-_METHOD_NB = tuple(m for m in METHODS if m != "fen")
+#: the methods of 01_method's small game (MAPPO and the two FENs, added for 02_discrete, are not in
+#: its presets)
+_METHOD_NB = tuple(m for m in METHODS if m not in ("mappo", "fen", "fen_hier"))
 
 _ex.register_presets(
     "fpf_lmf.method",
