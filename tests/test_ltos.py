@@ -176,4 +176,13 @@ def test_run_corridor_returns_curves_and_names_bad_methods():
     np.testing.assert_allclose(r["selfishness"], 0.6)
     assert np.isfinite(r["final"]) and np.isfinite(r["eval"])
     with pytest.raises(ValueError, match="method"):
-        run_corridor("qmix")
+        run_corridor("lio")
+
+
+def test_qmix_cooperates_in_the_corridor_where_dqn_defects():
+    """The paper's Fig. 3a: QMIX (team reward through the mixer) cooperates eventually, DQN defects."""
+    from sharelib.sharing.ltos_corridor import run_corridor
+    q = run_corridor("qmix", total_steps=40_000, n_points=5, seed=0)
+    d = run_corridor("dqn", total_steps=40_000, n_points=5, seed=0)
+    np.testing.assert_array_equal(q["selfishness"], 1.0)
+    assert q["eval"] > 0.9 and d["eval"] < 0.6

@@ -1,4 +1,4 @@
-r"""LToS on the prisoner corridor (Sec. 5.1, Fig. 3a): independent DQN, fixed LToS and LToS.
+r"""LToS on the prisoner corridor (Sec. 5.1, Fig. 3a): independent DQN, fixed LToS, LToS and QMIX.
 
 :func:`run_corridor` trains one method once and returns its learning curve of the *average*
 return per agent (the paper's metric; reward sharing preserves the sum, so the average of the
@@ -6,7 +6,10 @@ shaped returns equals the environment's), its selfishness ``w_ii`` over training
 return after training. Hyperparameters of the low level are the learning core's corridor DQN
 (:func:`sharelib.learners.mixing.default_learner_kw`; the paper's appendix with its own is not in
 our copy); the high level's are those of the public traffic code (module
-:mod:`sharelib.sharing.ltos`).
+:mod:`sharelib.sharing.ltos`). QMIX (the paper's centralised baseline "throughout the three
+scenarios") is :class:`sharelib.learners.QMIX` with the same keywords: its agent network the same
+32-unit MLP (plus the agent's one-hot id), trained on the team reward through its mixing network of
+the concatenated observations.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import numpy as np
 
 from .. import experiments
 from ..envs import PrisonerCorridor
-from ..learners import DQN
+from ..learners import DQN, QMIX
 from ..learners.actor_critic import evaluate
 from ..learners.mixing import _bin, default_learner_kw
 from .ltos import LToS, SharingEnv
 
 __all__ = ["METHODS", "run_corridor"]
 
-METHODS = ("dqn", "fixed_ltos", "ltos")
+METHODS = ("dqn", "fixed_ltos", "ltos", "qmix")
 
 
 def run_corridor(method: str = "ltos", total_steps: int = 40_000, n_envs: int = 8, seed: int = 0,
@@ -30,7 +33,7 @@ def run_corridor(method: str = "ltos", total_steps: int = 40_000, n_envs: int = 
                  eval_episodes: int = 64) -> dict:
     """Train ``method`` (one of :data:`METHODS`) on the corridor; returns ``steps`` (bin right
     edges), ``returns`` (average return per agent of the episodes ending in each bin),
-    ``selfishness`` (mean ``w_ii`` in force per bin; 1 for DQN, which shares nothing), ``final``
+    ``selfishness`` (mean ``w_ii`` in force per bin; 1 for DQN and QMIX, which share no reward), ``final``
     (average over agents and the last 20% of training) and ``eval`` (greedy, after training).
     ``initial_selfishness`` and ``w_noise`` (the high level's logit noise) are :class:`LToS`'s."""
     method = experiments.check_choice("method", method, METHODS)
@@ -43,8 +46,8 @@ def run_corridor(method: str = "ltos", total_steps: int = 40_000, n_envs: int = 
     init_seed, train_seed, eval_seed = (int(s.generate_state(1)[0] % 2**31) for s in ss.spawn(3))
     kw = default_learner_kw("prisoner_corridor", "dqn", total_steps)
     env = PrisonerCorridor(n_envs)
-    if method == "dqn":
-        learner = DQN.for_env(env, seed=init_seed, **kw)
+    if method in ("dqn", "qmix"):
+        learner = (DQN if method == "dqn" else QMIX).for_env(env, seed=init_seed, **kw)
         res = learner.train(env, total_steps, seed=train_seed)
         ev = evaluate(learner, PrisonerCorridor(min(n_envs, eval_episodes)), n_episodes=eval_episodes,
                       seed=eval_seed, greedy=True)
