@@ -78,7 +78,8 @@ NOT_RUN = {
     "IDQN-RMF": "RMF (Zhang and Shah 2014, regularised max-min fairness) is not implemented",
     "SOCIAL": "social influence (Jaques et al. 2019) needs a model of the other agents' actions; not implemented",
     "QMIX": "the code's federated models are QMIX mixers over a shared agent Q-net; our federation's policies are "
-            "PPO actor-critics (Algorithm 1 on PPO), and there is no QMIX learner on this backbone yet",
+            "PPO actor-critics (Algorithm 1 on PPO). sharelib.learners.QMIX exists (LToS's baseline) but is not yet "
+            "wired into the SSD runs (not run for time in this session, not a limitation of the code)",
 }
 
 
