@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from ..diagnostics import first_nonfinite, warn_if_nonfinite
-from ..experiments import check_choice, check_int
+from ..experiments import check_choice, check_float, check_int
 
 __all__ = ["TrainResult", "EpisodeTracker", "gae", "check_hidden", "check_network"]
 
@@ -110,6 +110,41 @@ def check_network(obs_dim, n_actions, n_agents, hidden, activation):
     return (check_int("obs_dim", obs_dim, min=1), check_int("n_actions", n_actions, min=2),
             check_int("n_agents", n_agents, min=1), check_hidden("hidden", hidden),
             check_choice("activation", activation, ("tanh", "relu")))
+
+
+def set_replay_settings(learner, *, lr, gamma, buffer_size, batch_size, learning_starts, train_freq,
+                        gradient_steps, target_update, eps_start, eps_end, eps_decay_steps, eps_decay_rate,
+                        double, max_grad_norm, hooks, seed) -> None:
+    """Check and set the settings every replay-based Q-learner shares (:class:`sharelib.learners.DQN`,
+    :class:`sharelib.learners.QMIX`): rates, buffer and minibatch, the training and target schedule,
+    epsilon, hooks (reward and params only) and seed. Errors name the parameter and its range."""
+    from .hooks import Hooks
+
+    learner.lr = check_float("lr", lr, min=0, min_inclusive=False)
+    learner.gamma = check_float("gamma", gamma, min=0, max=1)
+    learner.buffer_size = check_int("buffer_size", buffer_size, min=1)
+    learner.batch_size = check_int("batch_size", batch_size, min=1)
+    if learner.batch_size > learner.buffer_size:
+        raise ValueError(f"batch_size={learner.batch_size} must be <= buffer_size={learner.buffer_size} "
+                         "(a minibatch is drawn from the replay buffer)")
+    learner.learning_starts = check_int("learning_starts", learning_starts, min=0)
+    learner.train_freq = check_int("train_freq", train_freq, min=1)
+    learner.gradient_steps = check_int("gradient_steps", gradient_steps, min=1)
+    learner.target_update = check_int("target_update", target_update, min=1)
+    learner.eps_start = check_float("eps_start", eps_start, min=0, max=1)
+    learner.eps_end = check_float("eps_end", eps_end, min=0, max=1)
+    learner.eps_decay_steps = check_int("eps_decay_steps", eps_decay_steps, min=1)
+    learner.eps_decay_rate = None if eps_decay_rate is None else check_float(
+        "eps_decay_rate", eps_decay_rate, min=0, max=1, min_inclusive=False)
+    learner.double = bool(double)
+    learner.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
+    learner.hooks = Hooks() if hooks is None else hooks
+    if not isinstance(learner.hooks, Hooks):
+        raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
+    if learner.hooks.advantage is not None or learner.hooks.loss is not None:
+        raise ValueError(f"{type(learner).__name__} supports only the reward and params hooks "
+                         "(it has no advantage or policy loss)")
+    learner.seed = check_int("seed", seed, min=0)
 
 
 def warn_nonfinite_training(learner, result: TrainResult, keys=None, params=()) -> bool:

@@ -33,8 +33,8 @@ from ..nn.heads import huber_loss
 from ..nn.mlp import MLP, _backward, _forward, _forward_agents
 from ..nn.optim import Adam, _clip_rows
 from .actor_critic import evaluate
-from .common import EpisodeTracker, TrainResult, check_network, warn_nonfinite_training
-from .hooks import HookContext, Hooks, Rollout
+from .common import EpisodeTracker, TrainResult, check_network, set_replay_settings, warn_nonfinite_training
+from .hooks import HookContext, Rollout
 
 __all__ = ["DQN"]
 
@@ -98,32 +98,13 @@ class DQN:
                  share_params=False, hooks=None, seed=0):
         self.obs_dim, self.n_actions, self.n_agents, self.hidden, self.activation = check_network(
             obs_dim, n_actions, n_agents, hidden, activation)
-        self.lr = check_float("lr", lr, min=0, min_inclusive=False)
-        self.gamma = check_float("gamma", gamma, min=0, max=1)
-        self.buffer_size = check_int("buffer_size", buffer_size, min=1)
-        self.batch_size = check_int("batch_size", batch_size, min=1)
-        if self.batch_size > self.buffer_size:
-            raise ValueError(f"batch_size={self.batch_size} must be <= buffer_size={self.buffer_size} "
-                             "(a minibatch is drawn from the replay buffer)")
-        self.learning_starts = check_int("learning_starts", learning_starts, min=0)
-        self.train_freq = check_int("train_freq", train_freq, min=1)
-        self.gradient_steps = check_int("gradient_steps", gradient_steps, min=1)
-        self.target_update = check_int("target_update", target_update, min=1)
-        self.eps_start = check_float("eps_start", eps_start, min=0, max=1)
-        self.eps_end = check_float("eps_end", eps_end, min=0, max=1)
-        self.eps_decay_steps = check_int("eps_decay_steps", eps_decay_steps, min=1)
-        self.eps_decay_rate = None if eps_decay_rate is None else check_float(
-            "eps_decay_rate", eps_decay_rate, min=0, max=1, min_inclusive=False)
-        self.double = bool(double)
+        set_replay_settings(self, lr=lr, gamma=gamma, buffer_size=buffer_size, batch_size=batch_size,
+                            learning_starts=learning_starts, train_freq=train_freq, gradient_steps=gradient_steps,
+                            target_update=target_update, eps_start=eps_start, eps_end=eps_end,
+                            eps_decay_steps=eps_decay_steps, eps_decay_rate=eps_decay_rate, double=double,
+                            max_grad_norm=max_grad_norm, hooks=hooks, seed=seed)
         self.huber_delta = check_float("huber_delta", huber_delta, min=0, min_inclusive=False)
-        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
         self.share_params = bool(share_params)
-        self.hooks = Hooks() if hooks is None else hooks
-        if not isinstance(self.hooks, Hooks):
-            raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
-        if self.hooks.advantage is not None or self.hooks.loss is not None:
-            raise ValueError("DQN supports only the reward and params hooks (it has no advantage or policy loss)")
-        self.seed = check_int("seed", seed, min=0)
         self.q_net = MLP((self.obs_dim, *self.hidden, self.n_actions), activation)
         m = 1 if self.share_params else self.n_agents
         self.q_params = self.q_net.init(np.random.default_rng(self.seed), n=m)
@@ -228,6 +209,7 @@ class DQN:
         E, n = env.n_envs, self.n_agents
         if not hasattr(self, "_b_obs"):
             self._alloc_buffer(self.obs_dim, n)
+        self._train_start(env, obs)
         n_vec = -(-total_steps // E)
         log_every = log_every or max(1, n_vec // 100)
         K = -(-n_vec // log_every)
@@ -240,7 +222,7 @@ class DQN:
         it = range(n_vec)
         if progress:
             from tqdm.auto import tqdm
-            it = tqdm(it, desc="DQN", leave=False)
+            it = tqdm(it, desc=type(self).__name__, leave=False)
         zeros_v = np.zeros((2, E, n))
         zeros_lp = np.zeros((1, E, n))
         for s in it:
@@ -252,7 +234,7 @@ class DQN:
                 ro = Rollout(obs[None], a[None], r[None], d[None], zeros_v, zeros_lp, obs2)
                 ctx = HookContext(self, self.iteration, self.env_steps, ro)
                 r_store = np.asarray(self.hooks.reward(r[None], ctx), dtype=np.float64)[0]
-            self._store(obs, a, r_store, obs2, d)
+            self._remember(env, obs, a, r_store, obs2, d)
             obs = obs2
             self.env_steps += E
             if self.env_steps >= self.learning_starts and s % self.train_freq == 0:
@@ -262,7 +244,7 @@ class DQN:
                     if self.hooks.params is not None:
                         ro = Rollout(obs[None], a[None], r[None], d[None], zeros_v, zeros_lp, obs2)
                         ctx = HookContext(self, self.iteration, self.env_steps, ro)
-                        self.hooks.params({"q": self.q_params}, ctx)
+                        self.hooks.params(self._hooked_params(), ctx)
                     self.iteration += 1
             if (s + 1) % log_every == 0 or s == n_vec - 1:
                 k = s // log_every
@@ -276,5 +258,21 @@ class DQN:
                     callback(self, k, TrainResult(steps[:k + 1], rets[:k + 1], eps[:k + 1]))
         res = TrainResult(steps, rets, eps, {"td_loss": losses, "epsilon": epsilons})
         checked = TrainResult(steps, rets, eps, {"td_loss": np.where(learned, losses, 0.0)})
-        warn_nonfinite_training(self, checked, params=(("Q parameters", self.q_params),))
+        warn_nonfinite_training(self, checked, params=self._checked_params())
         return res
+
+    # -- what a learner with another buffer or network changes in the loop of train (QMIX) --------
+    def _train_start(self, env, obs):
+        """Called after the environment's reset in :meth:`train`."""
+
+    def _remember(self, env, obs, a, r, obs2, d):
+        """Store the ``E`` transitions of one vector step (rewards after the reward hook)."""
+        self._store(obs, a, r, obs2, d)
+
+    def _hooked_params(self) -> dict:
+        """What the params hook receives (views: it may edit them in place)."""
+        return {"q": self.q_params}
+
+    def _checked_params(self) -> tuple:
+        """``(name, array)`` pairs checked for non-finite values after training."""
+        return (("Q parameters", self.q_params),)

@@ -56,13 +56,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..experiments import check_float, check_int
+from ..experiments import check_int
 from ..nn.mlp import MLP
 from ..nn.optim import Adam, _clip_rows
-from .actor_critic import evaluate
-from .common import EpisodeTracker, TrainResult, check_hidden, check_network, warn_nonfinite_training
+from .common import check_hidden, check_network, set_replay_settings
 from .dqn import DQN
-from .hooks import HookContext, Hooks, Rollout
 
 __all__ = ["QMIX"]
 
@@ -120,30 +118,11 @@ class QMIX:
         self.agent_id = bool(agent_id)
         self.embed = check_int("embed", embed, min=1)
         self.hyper_hidden = check_hidden("hyper_hidden", hyper_hidden)
-        self.lr = check_float("lr", lr, min=0, min_inclusive=False)
-        self.gamma = check_float("gamma", gamma, min=0, max=1)
-        self.buffer_size = check_int("buffer_size", buffer_size, min=1)
-        self.batch_size = check_int("batch_size", batch_size, min=1)
-        if self.batch_size > self.buffer_size:
-            raise ValueError(f"batch_size={self.batch_size} must be <= buffer_size={self.buffer_size} "
-                             "(a minibatch is drawn from the replay buffer)")
-        self.learning_starts = check_int("learning_starts", learning_starts, min=0)
-        self.train_freq = check_int("train_freq", train_freq, min=1)
-        self.gradient_steps = check_int("gradient_steps", gradient_steps, min=1)
-        self.target_update = check_int("target_update", target_update, min=1)
-        self.eps_start = check_float("eps_start", eps_start, min=0, max=1)
-        self.eps_end = check_float("eps_end", eps_end, min=0, max=1)
-        self.eps_decay_steps = check_int("eps_decay_steps", eps_decay_steps, min=1)
-        self.eps_decay_rate = None if eps_decay_rate is None else check_float(
-            "eps_decay_rate", eps_decay_rate, min=0, max=1, min_inclusive=False)
-        self.double = bool(double)
-        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, min=0, min_inclusive=False)
-        self.hooks = Hooks() if hooks is None else hooks
-        if not isinstance(self.hooks, Hooks):
-            raise ValueError(f"hooks must be a sharelib.learners.Hooks; got {type(hooks).__name__}")
-        if self.hooks.advantage is not None or self.hooks.loss is not None:
-            raise ValueError("QMIX supports only the reward and params hooks (it has no advantage or policy loss)")
-        self.seed = check_int("seed", seed, min=0)
+        set_replay_settings(self, lr=lr, gamma=gamma, buffer_size=buffer_size, batch_size=batch_size,
+                            learning_starts=learning_starts, train_freq=train_freq, gradient_steps=gradient_steps,
+                            target_update=target_update, eps_start=eps_start, eps_end=eps_end,
+                            eps_decay_steps=eps_decay_steps, eps_decay_rate=eps_decay_rate, double=double,
+                            max_grad_norm=max_grad_norm, hooks=hooks, seed=seed)
 
         n, S, m = self.n_agents, self.state_dim, self.embed
         self.agent_net = MLP((self.obs_dim + (n if self.agent_id else 0), *self.hidden, self.n_actions),
@@ -193,19 +172,9 @@ class QMIX:
         q = self.agent_net.forward(p[self._slices[0]], self._agent_input(obs))
         return q.reshape(obs.shape[0], self.n_agents, self.n_actions)
 
-    def act(self, obs, rng=None, greedy=False, epsilon=None):
-        """Epsilon-greedy actions ``(E, n)`` of every agent on its own ``Q_a`` (returned as
-        ``(actions, None, None)``, like DQN)."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        a = self.q_values(obs).argmax(axis=-1)
-        if not greedy:
-            eps = self.epsilon() if epsilon is None else epsilon
-            explore = rng.random(a.shape) < eps
-            a = np.where(explore, rng.integers(0, self.n_actions, a.shape), a)
-        return a, None, None
-
-    def evaluate(self, env, n_episodes=10, seed=0, greedy=True):
-        return evaluate(self, env, n_episodes, seed, greedy)
+    # epsilon-greedy on each agent's own Q_a, and greedy evaluation: DQN's (through q_values above)
+    act = DQN.act
+    evaluate = DQN.evaluate
 
     def mix(self, q, state, params=None, cache=False):
         """``Q_tot`` ``(B,)`` of agent values ``q`` ``(B, n)`` in global states ``state`` ``(B,
@@ -260,7 +229,7 @@ class QMIX:
             raise ValueError(f"state_fn(env) must return shape ({obs.shape[0]}, {self.state_dim}); got {s.shape}")
         return s
 
-    def _alloc_buffer(self):
+    def _alloc_buffer(self, d=None, n=None):  # DQN's signature; the widths are the learner's
         C, n, d = self.buffer_size, self.n_agents, self.obs_dim
         self._b_obs = np.zeros((C, n, d), np.float32)
         self._b_next = np.zeros((C, n, d), np.float32)
@@ -331,73 +300,19 @@ class QMIX:
             self.target_params[:] = self.params
         return loss
 
-    def train(self, env, total_steps, seed=0, progress=False, log_every=None, callback=None):
-        """Train for ``total_steps`` environment steps (summed over copies), as :meth:`DQN.train`:
-        one learning-curve point per ``log_every`` vector steps (default about 100 points), the
-        returns in the :class:`TrainResult` are each agent's environment return (before hooks);
-        ``stats`` hold ``td_loss`` and ``epsilon``. Non-finite losses, returns or parameters raise a
-        :class:`sharelib.diagnostics.NonFiniteWarning` naming the first step where they appeared."""
-        seed = check_int("seed", seed, min=0)
-        if log_every is not None:
-            log_every = check_int("log_every", log_every, min=1)
-        if (env.obs_dim, env.n_actions, env.n_agents) != (self.obs_dim, self.n_actions, self.n_agents):
-            raise ValueError("env does not match the learner's (obs_dim, n_actions, n_agents)")
-        total_steps = check_int("total_steps", total_steps, min=1)
-        ss = np.random.SeedSequence(seed)
-        rng = np.random.default_rng(ss)
-        obs = env.reset(int(ss.generate_state(1)[0] % (2**31)))
-        st = self._state(env, obs)
-        E, n = env.n_envs, self.n_agents
-        if not hasattr(self, "_b_obs"):
-            self._alloc_buffer()
-        n_vec = -(-total_steps // E)
-        log_every = log_every or max(1, n_vec // 100)
-        K = -(-n_vec // log_every)
-        steps, rets, eps = np.zeros(K, np.int64), np.full((K, n), np.nan), np.zeros(K, np.int64)
-        losses = np.full(K, np.nan)
-        learned = np.zeros(K, np.bool_)  # whether losses[k] comes from any gradient step
-        epsilons = np.zeros(K)
-        tracker = EpisodeTracker(E, n)
-        acc_loss, n_loss = 0.0, 0
-        it = range(n_vec)
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(it, desc="QMIX", leave=False)
-        zeros_v = np.zeros((2, E, n))
-        zeros_lp = np.zeros((1, E, n))
-        for s in it:
-            a = self.act(obs, rng)[0]
-            obs2, r, d = env.step(a)
-            st2 = self._state(env, obs2)
-            tracker.add(r, d)
-            r_store = r
-            if self.hooks.reward is not None:
-                ro = Rollout(obs[None], a[None], r[None], d[None], zeros_v, zeros_lp, obs2)
-                ctx = HookContext(self, self.iteration, self.env_steps, ro)
-                r_store = np.asarray(self.hooks.reward(r[None], ctx), dtype=np.float64)[0]
-            self._store(obs, st, a, r_store.sum(axis=1), obs2, st2, d)  # team reward: the agents' sum
-            obs, st = obs2, st2
-            self.env_steps += E
-            if self.env_steps >= self.learning_starts and s % self.train_freq == 0:
-                for _ in range(self.gradient_steps):
-                    acc_loss += self._learn(rng)
-                    n_loss += 1
-                    if self.hooks.params is not None:
-                        ro = Rollout(obs[None], a[None], r[None], d[None], zeros_v, zeros_lp, obs2)
-                        ctx = HookContext(self, self.iteration, self.env_steps, ro)
-                        self.hooks.params({"q": self.q_params, "mixer": self.mixer_params}, ctx)
-                    self.iteration += 1
-            if (s + 1) % log_every == 0 or s == n_vec - 1:
-                k = s // log_every
-                steps[k] = self.env_steps
-                rets[k], eps[k] = tracker.pop()
-                losses[k] = acc_loss / n_loss if n_loss else np.nan
-                learned[k] = n_loss > 0
-                epsilons[k] = self.epsilon()
-                acc_loss, n_loss = 0.0, 0
-                if callback is not None:
-                    callback(self, k, TrainResult(steps[:k + 1], rets[:k + 1], eps[:k + 1]))
-        res = TrainResult(steps, rets, eps, {"td_loss": losses, "epsilon": epsilons})
-        checked = TrainResult(steps, rets, eps, {"td_loss": np.where(learned, losses, 0.0)})
-        warn_nonfinite_training(self, checked, params=(("QMIX parameters", self.params),))
-        return res
+    # the loop is DQN's (one vector step, store, learn, log), with QMIX's joint buffer and states
+    train = DQN.train
+
+    def _train_start(self, env, obs):
+        self._st = self._state(env, obs)
+
+    def _remember(self, env, obs, a, r, obs2, d):
+        st2 = self._state(env, obs2)
+        self._store(obs, self._st, a, r.sum(axis=1), obs2, st2, d)  # team reward: the agents' sum
+        self._st = st2
+
+    def _hooked_params(self) -> dict:
+        return {"q": self.q_params, "mixer": self.mixer_params}
+
+    def _checked_params(self) -> tuple:
+        return (("QMIX parameters", self.params),)
