@@ -96,42 +96,6 @@ def test_high_gradient_matches_finite_differences_of_the_summed_values():
         assert (g[nbr < 0] == 0).all()
 
 
-def test_colight_low_level_high_gradient_matches_finite_differences_with_padding():
-    """With CoLight's attention as the low level (the traffic code's), v_i depends on the
-    neighbours' w^in too: the high level's gradient is d sum_i v_i / d w^out of the whole network."""
-    env = Jungle(n_envs=1, n_agents=5, n_food=3, n_neighbours=3, size=8, view_radius=1)
-    L = LToS(env, seed=1, low="colight", dqn_kw=dict(hidden=(16, 16), dv=8, dout=8, batch_size=4))
-    rng = np.random.default_rng(4)
-    w, nbr = random_graph(rng, 3, 5, 3)
-    nbr[:, 1::2, -1] = -1  # padded slots, as at the traffic grid's edges
-    w[:, 1::2, -1] = 0.0
-    w /= w.sum(-1, keepdims=True)
-    obs = rng.normal(size=(3, 5, env.obs_dim))
-
-    def total_value(w_out):
-        x = np.concatenate([obs, incoming_weights(w_out, nbr), nbr], axis=-1)
-        return L.low.q_values(x).max(-1).sum()
-
-    L.weights = lambda o, explore=False, nbr=None: w
-    g = L.high_gradient(obs, nbr)
-    h = 1e-6
-    fd = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        if nbr[idx] >= 0:
-            wp, wm = w.copy(), w.copy()
-            wp[idx] += h
-            wm[idx] -= h
-            fd[idx] = (total_value(wp) - total_value(wm)) / (2 * h)
-    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-7)
-    assert np.abs(g).max() > 1e-3 and (g[nbr < 0] == 0).all()
-    # an agent's value moves with a neighbour's incoming weights (the attention), not only its own
-    x = np.concatenate([obs, incoming_weights(w, nbr), nbr], axis=-1)
-    i, j = 0, int(nbr[0, 0, 1])
-    x2 = x.copy()
-    x2[0, j, env.obs_dim] += 0.5
-    assert L.low.q_values(x2)[0, i].max() != L.low.q_values(x)[0, i].max()
-
-
 def test_fixed_ltos_keeps_its_weights_and_ltos_moves_them():
     kw = dict(hidden=(32,), learning_starts=200, eps_decay_steps=2000, batch_size=32)
     fixed = LToS(PrisonerCorridor(4), learn_weights=False, dqn_kw=kw, seed=0)

@@ -57,14 +57,22 @@ def test_dgn_training_is_deterministic_and_reduces_the_td_error_on_a_fixed_batch
     assert L.td_loss(np.arange(8)) < 0.1 * first
 
 
-def test_high_gradient_through_dgn_matches_finite_differences():
-    """d sum_i max_a Q_i / d w^out when Q is DGN's network: v_i depends on its neighbours' w_in."""
+@pytest.mark.parametrize("low, pad", [("dgn", False), ("colight", True)])
+def test_high_gradient_through_a_graph_low_level_matches_finite_differences(low, pad):
+    """d sum_i max_a Q_i / d w^out when Q is DGN's or CoLight's (the traffic code's) network: v_i
+    depends on its neighbours' w_in too; with CoLight also through padded slots (-1, as at the
+    traffic grid's edges), which give and get no gradient."""
     env = small_jungle(E=1, n=5, k=3)
-    L = LToS(env, low="dgn", dqn_kw=dict(SMALL, dtype="float64"), seed=0)
+    kw = dict(SMALL, dtype="float64") if low == "dgn" else dict(hidden=(16, 16), dv=8, dout=8, batch_size=4)
+    L = LToS(env, low=low, dqn_kw=kw, seed=0)
     rng = np.random.default_rng(2)
     obs = rng.normal(size=(3, 5, env.obs_dim))
     nbr = np.stack([env.reset(s) is not None and env.neighbours[0] for s in range(3)])
     w = rng.dirichlet(np.ones(3), size=(3, 5))
+    if pad:
+        nbr[:, 1::2, -1] = -1
+        w[:, 1::2, -1] = 0.0
+        w /= w.sum(-1, keepdims=True)
     L.low.q_params += 0.3 * rng.standard_normal(L.low.q_params.shape)
 
     def total_value(w_out):
@@ -76,12 +84,19 @@ def test_high_gradient_through_dgn_matches_finite_differences():
     h = 1e-6
     fd = np.zeros_like(w)
     for idx in np.ndindex(w.shape):
-        wp, wm = w.copy(), w.copy()
-        wp[idx] += h
-        wm[idx] -= h
-        fd[idx] = (total_value(wp) - total_value(wm)) / (2 * h)
+        if nbr[idx] >= 0:
+            wp, wm = w.copy(), w.copy()
+            wp[idx] += h
+            wm[idx] -= h
+            fd[idx] = (total_value(wp) - total_value(wm)) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-7)
-    assert np.abs(g).max() > 1e-3
+    assert np.abs(g).max() > 1e-3 and (g[nbr < 0] == 0).all()
+    # an agent's value moves with a neighbour's incoming weights (the attention), not only its own
+    x = np.concatenate([obs, incoming_weights(w, nbr), nbr.astype(float)], axis=-1)
+    i, j = 0, int(nbr[0, 0, 1])
+    x2 = x.copy()
+    x2[0, j, env.obs_dim] += 0.5
+    assert L.low.q_values(x2)[0, i].max() != L.low.q_values(x)[0, i].max()
 
 
 def test_ltos_without_sharing_is_dgn_seed_for_seed():
