@@ -75,7 +75,7 @@ from .learners import PPO, Hooks, mix_rewards
 from .learners.common import EpisodeTracker
 
 __all__ = ["MECHANISMS", "ENVIRONMENTS", "BACKBONE", "run_mechanism", "mixing_matrix", "opt_out",
-           "communication", "plans", "experiment", "outcome", "dilemma", "verdict"]
+           "communication", "n_agents", "defector_counts", "plans", "experiment", "outcome", "dilemma", "verdict"]
 
 MECHANISMS = ("independent", "team", "fixed_mixing", "d3c", "inequity_aversion", "vs", "vps", "ps", "as", "fpf",
               "lmf", "ltos")
@@ -352,10 +352,12 @@ _ex.register_presets(
     "compare",
     quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1],
                n_envs=4, eval_episodes=4, n_points=6, seed=0),
-    # 100k steps, 3 seeds: Coins and Cleanup alone took 11 min on 2 cores (126 runs)
-    reduced=dict(envs=["coin_game", "cleanup", "harvest", "prisoner_corridor", "exchange"], mechanisms=list(MECHANISMS),
+    # 100k steps, 3 seeds: Coins and Cleanup alone took 11 min on 2 cores (126 runs); 2 defectors only where
+    # a sharer is left (the 5-agent maps, see plans())
+    reduced=dict(envs=["coin_game", "cleanup", "harvest", "prisoner_corridor", "exchange", "cleanup_canonical",
+                       "harvest_canonical"], mechanisms=list(MECHANISMS),
                  steps=100_000, runs=3,
-                 defectors=[0, 1], n_envs=8, eval_episodes=32, n_points=20, seed=0),
+                 defectors=[0, 1, 2], n_envs=8, eval_episodes=32, n_points=20, seed=0),
     # the largest per-environment budget of our papers' presets (D3C's Cleanup: 10M steps), 5 seeds
     paper=dict(envs=["prisoner_corridor", "coin_game", "cleanup", "harvest", "cleanup_canonical", "harvest_canonical",
                      "exchange"], mechanisms=list(MECHANISMS),
@@ -363,13 +365,26 @@ _ex.register_presets(
 )
 
 
+def n_agents(env: str) -> int:
+    """The number of agents of one of :data:`ENVIRONMENTS`."""
+    return make_env(env, 1).n_agents
+
+
+def defector_counts(env: str, defectors) -> list:
+    """The numbers of defectors among ``defectors`` that leave ``env`` at least one sharer (with
+    none left every mechanism is independent learning, which its run already measures)."""
+    n = n_agents(env)
+    return [k for k in defectors if k < n]
+
+
 def plans(P: dict) -> list:
     """The sweep behind the notebook under the resolved ``compare`` preset ``P``: every
-    (environment, mechanism, defectors) over its runs; ``independent`` once per environment
-    (defectors change nothing there). ``python -m sharelib sweep compare`` runs the same grid."""
+    (environment, mechanism, defectors) over its runs, for the numbers of defectors that leave a
+    sharer (:func:`defector_counts`); ``independent`` once per environment (defectors change
+    nothing there). ``python -m sharelib sweep compare`` runs the same grid."""
     grid = [dict(env=e, mechanism=m, defectors=k, total_steps=P["steps"], n_envs=P["n_envs"],
                  eval_episodes=P["eval_episodes"], n_points=P["n_points"])
-            for e in P["envs"] for m in P["mechanisms"] for k in P["defectors"]
+            for e in P["envs"] for m in P["mechanisms"] for k in defector_counts(e, P["defectors"])
             if not (m == "independent" and k != P["defectors"][0])]
     return [_ex.SweepPlan(run_mechanism, grid, P["runs"], P["seed"], "mechanisms")]
 
