@@ -20,13 +20,15 @@ Two versions of the games (notes Secs. 3.2 and 3.3), side by side where they dif
   steps). Harvest's constants are the same in both, so by default only Cleanup is run twice
   (``P["canonical"]``).
 
-Methods (:data:`METHODS`): ``ippo`` (the egoist; the paper's IDQN), ``ippo_avg`` (mean reward, the
-paper's IDQN-AVG), ``ippo_min`` (minimum reward, IDQN-MIN), ``ia`` (inequity aversion, Hughes et al.
+Methods (:data:`METHODS`), on PPO (:data:`PPO_METHODS`): ``ippo`` (the egoist; PPO's counterpart of
+the paper's IDQN), ``ippo_avg`` (mean reward, IDQN-AVG's), ``ippo_min`` (minimum reward, IDQN-MIN's), ``ia`` (inequity aversion, Hughes et al.
 2018), ``fen`` (flat FEN: independent PPO on the fair-efficient reward), ``dandf`` (D&F, everybody in
 the federation), ``fpf`` (a random half participates, drawn once per seed), ``lmf`` (Eq. 14 gradient
 exchange among all agents, the code's SSD LMF), ``lmf_fix`` (two fixed halves) and ``lmf_dynamic``
 (two random overlapping federations of N/2 redrawn every round; our reading of "multiple joint
-federations"). Baselines of the paper's Figs. 4 and 6 we do not run are in :data:`NOT_RUN`.
+federations"). On double DQN, the paper's own learner (:mod:`.q_baselines`, the code's DQN settings):
+``idqn``, ``idqn_avg``, ``idqn_min``, ``idqn_rmf`` (regularised max-min fairness) and ``qmix``.
+Baselines of the paper's Figs. 4 and 6 we do not run are in :data:`NOT_RUN`.
 
 Constants (``paper`` preset): the paper's text gives none for the SSD, so they are the FPF-LMF
 code's (notes Sec. 1.5): 10,000 episodes of 100 steps, 5 seeds, ``alpha = 1e-3``, ``eta`` = the code's
@@ -52,14 +54,17 @@ from ... import experiments as _ex
 from ...envs import Cleanup, Harvest
 from .discrete import collective, egalitarian_ratio, participant_split
 from .experiments import build_method
+from .q_baselines import Q_METHODS, build_q_learner
 
-__all__ = ["ENVS", "VARIANTS", "METHODS", "LABELS", "NOT_RUN", "PAPER_EPISODES", "EPISODE_STEPS", "FED_EPIS",
+__all__ = ["ENVS", "VARIANTS", "PPO_METHODS", "METHODS", "LABELS", "NOT_RUN", "PAPER_EPISODES", "EPISODE_STEPS", "FED_EPIS",
            "ssd_run", "ssd_experiment", "run_point", "iterations_for", "collective", "egalitarian_ratio",
            "participant_split"]
 
 ENVS = {"cleanup": Cleanup, "harvest": Harvest}
 VARIANTS = ("fpf_lmf", "canonical")
-METHODS = ("ippo", "ippo_avg", "ippo_min", "ia", "fen", "dandf", "fpf", "lmf", "lmf_fix", "lmf_dynamic")
+PPO_METHODS = ("ippo", "ippo_avg", "ippo_min", "ia", "fen", "dandf", "fpf", "lmf", "lmf_fix", "lmf_dynamic")
+#: the PPO methods, then the paper's own Q-learning baselines (:mod:`.q_baselines`)
+METHODS = PPO_METHODS + Q_METHODS
 #: episodes per run and steps per episode in the FPF-LMF code's SSD experiments (notes Sec. 1.5)
 PAPER_EPISODES = 10_000
 EPISODE_STEPS = 100
@@ -68,18 +73,13 @@ FED_EPIS = 10
 
 LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "ippo_min": "IPPO-MIN", "ia": "IA", "fen": "FEN (flat)",
           "dandf": "D&F", "fpf": "FPF (random half)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
-          "lmf_dynamic": "LMF-Dynamic (random groups)"}
+          "lmf_dynamic": "LMF-Dynamic (random groups)", "idqn": "IDQN", "idqn_avg": "IDQN-AVG", "idqn_min": "IDQN-MIN",
+          "idqn_rmf": "IDQN-RMF", "qmix": "QMIX"}
 
 #: baselines of the paper's Figs. 4 and 6 (and its Appendix 6.3.3) that we do not run, with the reason
 NOT_RUN = {
-    "IDQN, IDQN-AVG, IDQN-MIN": "the paper's SSD federations are built on double-DQN agents (notes Sec. 1.5); ours "
-                                "are on the learning core's PPO, so every baseline is its PPO counterpart (IPPO, "
-                                "IPPO-AVG, IPPO-MIN) on the same backbone as FPF and LMF",
-    "IDQN-RMF": "RMF (Zhang and Shah 2014, regularised max-min fairness) is not implemented",
-    "SOCIAL": "social influence (Jaques et al. 2019) needs a model of the other agents' actions; not implemented",
-    "QMIX": "the code's federated models are QMIX mixers over a shared agent Q-net; our federation's policies are "
-            "PPO actor-critics (Algorithm 1 on PPO). sharelib.learners.QMIX exists (LToS's baseline) but is not yet "
-            "wired into the SSD runs (not run for time in this session, not a limitation of the code)",
+    "SOCIAL": "social influence (Jaques et al. 2019) needs a model of the other agents' actions and counterfactual "
+              "rollouts of it; not implemented",
 }
 
 
@@ -101,7 +101,10 @@ def ssd_run(env="cleanup", n_agents=5, variant="fpf_lmf", method="fpf", iteratio
     ended in each iteration), ``participants`` (FPF's ``N_p``; everybody for the other methods),
     ``apples`` ``(iterations,)`` (apples on the map at the end of each iteration, mean over copies)
     and ``n_agents``. ``participants`` overrides FPF's rule with an explicit ``N_p`` (``[]``:
-    nobody). Constants: module docstring.
+    nobody). Constants: module docstring. The Q-learning methods (:data:`.q_baselines.Q_METHODS`) take
+    the code's DQN settings (:data:`.q_baselines.Q_SETTINGS`) and of the learner keywords only
+    ``hidden``: ``lr``, ``vf_lr``, ``clip``, ``n_epochs``, ``n_minibatches``, ``gamma``,
+    ``gae_lambda`` and ``max_grad_norm`` are PPO's.
     """
     env = _ex.check_choice("env", env, ENVS)
     n_agents = _ex.check_int("n_agents", n_agents, min=2, max=10 if env == "cleanup" else 20)
@@ -115,6 +118,12 @@ def ssd_run(env="cleanup", n_agents=5, variant="fpf_lmf", method="fpf", iteratio
             raise ValueError(f"participants applies to method 'fpf' or 'dandf' only; got method={method!r}")
         participants = np.asarray(participants, dtype=np.int64).ravel()
     E = ENVS[env](n_envs=n_envs, n_agents=n_agents, variant=variant, obs=obs, max_steps=EPISODE_STEPS)
+    if method in Q_METHODS:  # the paper's own DQN baselines, with the code's DQN settings
+        learner = build_q_learner(E, method, hidden=hidden, episode_steps=EPISODE_STEPS,
+                                  total_episodes=iterations * n_envs, seed=seed)
+        res = learner.train(E, iterations * EPISODE_STEPS * n_envs, seed=seed, log_every=EPISODE_STEPS)
+        return dict(returns=np.asarray(res.returns), participants=np.arange(n_agents, dtype=np.int64),
+                    n_agents=n_agents)
     ppo_kw = dict(hidden=tuple(int(h) for h in hidden), lr=lr, vf_lr=vf_lr, clip=clip, n_steps=EPISODE_STEPS,
                   n_epochs=n_epochs, n_minibatches=n_minibatches, gamma=gamma, gae_lambda=gae_lambda,
                   max_grad_norm=max_grad_norm)
