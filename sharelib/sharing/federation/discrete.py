@@ -11,8 +11,10 @@ episodes". The figures (:data:`FIGURES`):
 
 * Fig. 1: collective return per 200 steps of FPF and LMF against IPPO, IPPO-AVG, MAPPO (the core's
   PPO with a centralised critic on the concatenated observations, :class:`~sharelib.learners.MAPPO`),
-  FEN flat (the code's ``PPO-FEN``: independent PPO on the fair-efficient reward, :class:`FENReward`)
-  and FEN hierarchical (meta-controller and 4 sub-policies, :class:`.fen_hier.FENHierarchy`);
+  FEN flat (the code's ``PPO-FEN``: independent PPO on the fair-efficient reward, :class:`FENReward`),
+  FEN hierarchical (meta-controller and 4 sub-policies, :class:`.fen_hier.FENHierarchy`) and SOTO with
+  the generalised Gini (``soto_ggf``) or the alpha-fair (``soto_alf``) welfare (Zimmer et al. 2021:
+  self- and team-oriented PPO policies per agent, :class:`.soto.SOTO`);
 * Fig. 2: D&F (mandatory) against FPF (half participate) and LMF (all participate);
 * Figs. 3a-c: FPF's participants against its opt-outs, the paper's random half (``fpf``) and the
   code's fixed ``i <= floor(N/2)`` (``fpf_code``) side by side;
@@ -21,10 +23,10 @@ episodes". The figures (:data:`FIGURES`):
 * Fig. 5: the egalitarian ratio std/mean of the agents' returns, averaged over training and in
   the last period, for every method run.
 
-Baselines shown in the paper's figures that we do not run are listed in :data:`NOT_RUN` with the
-reason. Metrics (:func:`collective`, :func:`participant_split`, :func:`egalitarian_ratio`) work on
-the ``returns`` array ``(iterations, n)`` of a run: the mean per-agent return of the episodes that
-ended in each iteration.
+Baselines shown in the paper's figures that we do not run would be listed in :data:`NOT_RUN` with the
+reason (none left since SOTO was added). Metrics (:func:`collective`, :func:`participant_split`,
+:func:`egalitarian_ratio`) work on the ``returns`` array ``(iterations, n)`` of a run: the mean
+per-agent return of the episodes that ended in each iteration.
 """
 
 from __future__ import annotations
@@ -51,22 +53,19 @@ FEN_MAX_U = {"job": 0.25, "matthew": 0.15, "plant": 0.003}
 
 #: figure -> (scenarios, methods)
 FIGURES = {
-    "fig1": (("job", "matthew", "plant"), ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "fpf", "lmf")),
+    "fig1": (("job", "matthew", "plant"), ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "soto_ggf", "soto_alf",
+                                          "fpf", "lmf")),
     "fig2": (("job", "matthew", "plant"), ("dandf", "fpf", "lmf")),
     "fig3abc": (("job", "matthew", "plant"), ("fpf", "fpf_code")),
     "fig3d": (("matthew",), ("lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")),
 }
 
 #: baselines of Figs. 1, 2 and 5 that we do not run, with the reason (never silently dropped)
-NOT_RUN = {
-    "SOTO-GGF": "SOTO (Zimmer et al. 2021) is not implemented; the FPF-LMF code's SOTO runs were not analysed "
-                "(notes Sec. 1.4)",
-    "SOTO-ALF": "as SOTO-GGF",
-}
+NOT_RUN: dict = {}
 
 LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "mappo": "MAPPO", "fen": "FEN (flat)",
-          "fen_hier": "FEN (hierarchical)", "dandf": "D&F", "fpf": "FPF (random half)",
-          "fpf_code": "FPF (code: i <= N/2)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
+          "fen_hier": "FEN (hierarchical)", "soto_ggf": "SOTO-GGF", "soto_alf": "SOTO-ALF", "dandf": "D&F",
+          "fpf": "FPF (random half)", "fpf_code": "FPF (code: i <= N/2)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
           "lmf_dynamic": "LMF-Dynamic (paper: random groups)", "lmf_ring": "LMF-Dynamic (code: fixed ring)"}
 
 
@@ -202,7 +201,9 @@ def figure_methods(figures=None, scenarios=None) -> dict:
 def run_point(scenario, method, iterations, n_envs, hidden, lr, vf_lr, lambda_u, lambda_e, lambda_h, alpha, eta,
               seed):
     """One sweep point: :func:`discrete_run` with FEN's ``max_u`` of ``scenario`` (used by ``"fen"`` and
-    ``"fen_hier"``; ``"fen_hier"`` takes its segment length from :data:`.fen_hier.FEN_T`)."""
+    ``"fen_hier"``; ``"fen_hier"`` takes its segment length from :data:`.fen_hier.FEN_T`; ``"soto_ggf"`` and
+    ``"soto_alf"`` run with :func:`discrete_run`'s SOTO defaults: ALF's alpha 0.9, beta annealed over the
+    first half)."""
     return discrete_run(scenario, method, iterations=iterations, n_envs=n_envs, hidden=tuple(hidden), lr=lr,
                         vf_lr=vf_lr, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta,
                         fen_max_u=FEN_MAX_U[scenario], seed=seed)

@@ -9,8 +9,9 @@ fair-efficient reward, :class:`.discrete.FENReward`); ``fen_hier`` (FEN's meta-c
 sub-policies, :class:`.fen_hier.FENHierarchy`); ``dandf`` (D&F, all participate); ``fpf`` (half
 participate, the paper's setting); ``fpf_code`` (the code's ``i <= floor(N/2)``); ``lmf`` (Eq. 14
 gradients, one full federation); ``lmf_fix``, ``lmf_dynamic`` (paper readings, Eq. 14);
-``lmf_ring`` (the code's fixed ring, Eq. 14). The constants are the code's where the text is silent
-(alpha 1e-3, eta = beta 1.5, lambda_u = lambda_e = 1; notes Sec. 1.2) except where a preset says.
+``lmf_ring`` (the code's fixed ring, Eq. 14); ``soto_ggf``, ``soto_alf`` (SOTO, Zimmer et al. 2021,
+with the generalised Gini or the alpha-fair welfare: :class:`.soto.SOTO`). The constants are the code's
+where the text is silent (alpha 1e-3, eta = beta 1.5, lambda_u = lambda_e = 1; notes Sec. 1.2) except where a preset says.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from .lmf import LMF
 __all__ = ["discrete_run", "build_method", "min_reward", "METHODS", "SCENARIOS"]
 
 SCENARIOS = {"job": JobScheduling, "matthew": MatthewEffect, "plant": ManufacturingPlant}
-METHODS = ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic", "lmf_ring")
+METHODS = ("ippo", "ippo_avg", "mappo", "fen", "fen_hier", "dandf", "fpf", "fpf_code", "lmf", "lmf_fix", "lmf_dynamic",
+           "lmf_ring", "soto_ggf", "soto_alf")
 
 
 def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(32,), lr=1e-3,
                  lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1, vf_lr=None,
-                 fen_max_u=None, fen_T=None, seed=0):
+                 fen_max_u=None, fen_T=None, soto_alpha=0.9, soto_anneal=0.5, seed=0):
     """Train ``method`` on ``scenario`` for ``iterations`` PPO iterations of one 200-step episode
     per copy; returns per-iteration mean episode return per agent and the participating set.
 
@@ -39,7 +41,9 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
     ``fen_max_u`` (:data:`.discrete.FEN_MAX_U` when ``None``). ``fen_hier``: FEN's hierarchy
     (:class:`.fen_hier.FENHierarchy`) with the same PPO settings, ``fen_max_u`` and segment length
     ``fen_T`` (:data:`.fen_hier.FEN_T` when ``None``). ``mappo``: the core's PPO with a centralised
-    critic. ``vf_lr``: the critic's Adam step (``None``: ``lr``)."""
+    critic. ``soto_ggf``, ``soto_alf``: :class:`.soto.SOTO` with ALF's ``soto_alpha`` and ``beta`` annealed
+    from 1 to 0 over the first ``soto_anneal`` fraction of the iterations (the returns are the
+    training rollouts', as every method's). ``vf_lr``: the critic's Adam step (``None``: ``lr``)."""
     scenario = _ex.check_choice("scenario", scenario, SCENARIOS)
     method = _ex.check_choice("method", method, METHODS)
     iterations = _ex.check_int("iterations", iterations, min=1)
@@ -58,13 +62,14 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
     learner, participants = build_method(
         env, method, ppo_kw,
         lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h, alpha=alpha, eta=eta, every=every,
-        fen_max_u=fen_max_u, seed=seed)
+        fen_max_u=fen_max_u, soto_alpha=soto_alpha, soto_anneal=soto_anneal, seed=seed)
     res = learner.train(env, iterations * env.max_steps * n_envs, seed=seed)
     return dict(returns=res.returns, participants=np.asarray(participants), n_agents=env.n_agents)
 
 
 def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1,
-                 fen_max_u=None, ia_alpha=5.0, ia_beta=0.05, participants=None, regularize="all", seed=0):
+                 fen_max_u=None, ia_alpha=5.0, ia_beta=0.05, participants=None, regularize="all", soto_alpha=0.9,
+                 soto_anneal=0.5, seed=0):
     """The learning core's PPO on ``env`` (keywords ``ppo_kw``) with ``method`` installed; returns
     ``(learner, participants)``, the second the agents that federate (everybody for the methods
     without a federation).
@@ -73,9 +78,16 @@ def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.
     the paper's MIN) and ``ia`` (inequity aversion, :func:`sharelib.sharing.inequity_aversion.inequity_aversion`
     with ``ia_alpha``, ``ia_beta``). ``participants`` (FPF only): an explicit ``N_p`` overriding the
     method's rule; ``regularize``: :class:`.FPF`'s (``"all"``, the code; ``"participants"``, the prose).
+    ``soto_ggf``, ``soto_alf``: the learner is a :class:`.soto.SOTO` (two PPO populations; ``soto_alpha``:
+    ALF's alpha, ``soto_anneal``: the fraction of training over which ``beta`` goes from 1 to 0).
     """
     method = _ex.check_choice("method", method, tuple(m for m in METHODS if m != "fen_hier") + ("ippo_min", "ia"))
     n, n_envs = env.n_agents, env.n_envs
+    if method in ("soto_ggf", "soto_alf"):
+        from .soto import SOTO
+        soto_alpha = _ex.check_float("soto_alpha", soto_alpha, min=0)
+        soto_anneal = _ex.check_float("soto_anneal", soto_anneal, min=0, max=1, min_inclusive=False)
+        return SOTO(env, method[5:], alpha=soto_alpha, anneal=soto_anneal, seed=seed, **ppo_kw), np.arange(n)
     hooks = None
     if method == "ippo_avg":
         hooks = Hooks(reward=mix_rewards(np.full((n, n), 1.0 / n)))
@@ -114,9 +126,9 @@ def min_reward(rewards, ctx):
     return np.broadcast_to(r.min(axis=-1, keepdims=True), r.shape).copy()
 
 
-#: the methods of 01_method's small game (MAPPO and the two FENs, added for 02_discrete, are not in
-#: its presets)
-_METHOD_NB = tuple(m for m in METHODS if m not in ("mappo", "fen", "fen_hier"))
+#: the methods of 01_method's small game (MAPPO, the two FENs and the two SOTOs, added for 02_discrete, are
+#: not in its presets)
+_METHOD_NB = tuple(m for m in METHODS if m not in ("mappo", "fen", "fen_hier", "soto_ggf", "soto_alf"))
 
 _ex.register_presets(
     "fpf_lmf.method",
