@@ -350,7 +350,7 @@ def _evaluate(learner, E, seed: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 _ex.register_presets(
     "compare",
-    quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1],
+    quick=dict(envs=["coin_game", "cleanup"], mechanisms=list(MECHANISMS), steps=2400, runs=1, defectors=[0, 1, 2],
                n_envs=4, eval_episodes=4, n_points=6, seed=0),
     # 100k steps, 3 seeds: Coins and Cleanup alone took 11 min on 2 cores (126 runs); 2 defectors only where
     # a sharer is left (the 5-agent maps, see plans())

@@ -124,3 +124,16 @@ def test_evaluation_counts_one_episode_per_copy_where_episodes_end_early():
                         eval_episodes=64, seed=1)
     assert r["eval_returns"].max() <= 1.0
     assert r["eval_returns"].sum() > 0.4  # someone reaches a goal
+
+
+def test_plans_run_k_defectors_only_where_a_sharer_is_left():
+    assert C.defector_counts("coin_game", [0, 1, 2]) == [0, 1]  # 2 agents: with 2 defectors nobody shares
+    assert C.defector_counts("cleanup", [0, 1, 2]) == [0, 1, 2]
+    assert C.n_agents("exchange") == 3 and C.defector_counts("exchange", [0, 1, 2, 3]) == [0, 1, 2]
+    P = dict(C._ex.resolve("compare", "quick"), envs=["coin_game", "cleanup"], mechanisms=["independent", "team"],
+             defectors=[0, 1, 2])
+    (plan,) = C.plans(P)
+    cells = sorted((g["env"], g["mechanism"], g["defectors"]) for g in plan.grid)
+    assert cells == sorted([("coin_game", "independent", 0), ("coin_game", "team", 0), ("coin_game", "team", 1),
+                            ("cleanup", "independent", 0), ("cleanup", "team", 0), ("cleanup", "team", 1),
+                            ("cleanup", "team", 2)])
