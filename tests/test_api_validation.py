@@ -28,7 +28,7 @@ from sharelib.envs.toy import Bandit
 from sharelib.games import equilibria
 from sharelib.games.braess import BraessNetwork, paper_network, random_braess_networks
 from sharelib.games.prisoners_dilemma import PrisonersDilemma
-from sharelib.learners import A2C, DQN, PPO, REINFORCE, Hooks, SimplexDPG
+from sharelib.learners import A2C, DQN, MADDPG, PPO, REINFORCE, Hooks, SimplexDPG
 from sharelib.learners.actor_critic import evaluate
 from sharelib.sharing import ce_dos as C
 from sharelib.sharing import d3c
@@ -71,6 +71,10 @@ def _seed_calls():
         "DQN.train": lambda s: DQN.for_env(bandit, hidden=(4,), batch_size=2, buffer_size=8).train(bandit, 4, seed=s),
         "DQN.evaluate": lambda s: DQN.for_env(bandit, hidden=(4,)).evaluate(bandit, 1, seed=s),
         "SimplexDPG()": lambda s: SimplexDPG(2, 3, hidden=(4,), critic_hidden=(4,), seed=s),
+        "MADDPG()": lambda s: MADDPG.for_env(bandit, hidden=(4,), seed=s),
+        "MADDPG.train": lambda s: MADDPG.for_env(bandit, hidden=(4,), batch_size=2, buffer_size=8).train(bandit, 4,
+                                                                                                       seed=s),
+        "MADDPG.evaluate": lambda s: MADDPG.for_env(bandit, hidden=(4,)).evaluate(bandit, 1, seed=s),
         "env.reset": lambda s: PrisonerCorridor(1).reset(s),
         "CoinGame.reset": lambda s: CoinGame(1).reset(s),
         "Harvest.reset": lambda s: Harvest(1).reset(s),
@@ -189,7 +193,7 @@ def test_simple_market_zero_total_production_is_a_clear_error():
 # ------------------------------------------------------------------------------ 4. hidden
 @pytest.mark.parametrize("make", [
     lambda h: PPO(2, 2, hidden=h), lambda h: A2C(2, 2, hidden=h), lambda h: REINFORCE(2, 2, hidden=h),
-    lambda h: DQN(2, 2, hidden=h), lambda h: SimplexDPG(2, 3, hidden=h),
+    lambda h: DQN(2, 2, hidden=h), lambda h: SimplexDPG(2, 3, hidden=h), lambda h: MADDPG(2, 3, 2, hidden=h),
     lambda h: SimplexDPG(2, 3, critic_hidden=h),
 ])
 @pytest.mark.parametrize("hidden", [64, 64.0, "64", None])

@@ -226,9 +226,28 @@ def test_mpe_run_shapes_determinism_and_federation_invariants():
     with pytest.raises(ValueError, match="scenario"):
         M.mpe_run("spread", "ippo")
     with pytest.raises(ValueError, match="method"):
-        M.mpe_run("tag", "maddpg")
+        M.mpe_run("tag", "maac")
     with pytest.raises(ValueError, match="returns"):
         M.team_return(np.ones(3))
+
+
+def test_mpe_run_maddpg():
+    """MADDPG in Fig. 7: same steps and curve layout as the PPO methods, the code's constants, deterministic,
+    learning from the end of the first episode of every copy; out of NOT_RUN."""
+    from sharelib.sharing.federation import mpe as M
+    assert "maddpg" in M.METHODS and M.LABELS["maddpg"] == "MADDPG" and "MADDPG" not in M.NOT_RUN
+    assert len(M.NOT_RUN) == 2
+    kw = dict(episodes=2, n_envs=2, hidden=(8,), seed=3)
+    a = M.mpe_run("crypto", "maddpg", **kw)
+    p = M.mpe_run("crypto", "ippo", **kw)
+    assert a["returns"].shape == p["returns"].shape == (2, 2) and list(a["steps"]) == list(p["steps"]) == [100, 200]
+    assert a["n_agents"] == 2 and a["participants"].tolist() == [0, 1] and np.isfinite(a["returns"]).all()
+    np.testing.assert_array_equal(a["returns"], M.mpe_run("crypto", "maddpg", **kw)["returns"])
+    assert not np.array_equal(a["returns"], M.mpe_run("crypto", "maddpg", **dict(kw, seed=4))["returns"])
+    t = M.mpe_run("tag", "maddpg", episodes=1, n_envs=1, hidden=(8,), seed=0)
+    assert t["returns"].shape == (1, 3)
+    s = M.MADDPG_SETTINGS
+    assert (s["batch_size"], s["buffer_size"], s["tau"], s["max_grad_norm"]) == (64, 500_000, 0.01, 0.5)
 
 
 def test_mpe_presets_and_experiment():

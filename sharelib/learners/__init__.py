@@ -19,6 +19,10 @@ Learners
     Rashid et al. (2018): one agent Q-network for all agents and a monotonic mixing network whose
     weights are hypernetworks of the global state, trained on the team reward (the agents' sum)
     from joint transitions (:mod:`sharelib.learners.qmix`).
+:class:`MADDPG`
+    Lowe et al. (2017): a decentralised actor and a centralised critic (every agent's observation and
+    action) per agent, discrete actions through the Gumbel-softmax relaxation, replay and soft targets
+    (:mod:`sharelib.learners.maddpg`; no sharing hooks).
 :class:`SimplexDPG`
     Deterministic policy gradient for actions on the probability simplex (LToS's sharing
     weights; :mod:`sharelib.learners.dpg`).
@@ -75,6 +79,7 @@ reward -> GAE -> advantage -> (loss at each minibatch) -> params.
 from .actor_critic import A2C, MAPPO, PPO, REINFORCE, ActorCritic, evaluate
 from .common import EpisodeTracker, TrainResult, gae
 from .dpg import SimplexDPG
+from .maddpg import MADDPG
 from .dqn import DQN
 from .dgn import DGN, WithNeighbours
 from .colight import CoLight
@@ -93,7 +98,7 @@ from .hooks import (
 )
 
 __all__ = [
-    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "QMIX", "SimplexDPG", "evaluate",
+    "ActorCritic", "REINFORCE", "A2C", "PPO", "DQN", "DGN", "CoLight", "WithNeighbours", "QMIX", "MADDPG", "SimplexDPG", "evaluate",
     "TrainResult", "EpisodeTracker", "gae",
     "Hooks", "HookContext", "LossBatch", "Rollout",
     "MAPPO",

@@ -15,8 +15,24 @@ Methods (:data:`METHODS`): ``ippo`` (independent PPO, the stand-in for the code'
 ``dandf`` (D&F, everybody uploads), ``fpf`` (half of the team uploads, drawn once per seed: the paper's
 reading; the code's MPE FPF uploads from all agents, i.e. it is our ``dandf``, notes Sec. 1.6), ``lmf``
 (full participation, Eq. 14 over one federation of all agents; "we only compare the performance of
-full-participation LMF"). MADDPG, shown by the paper's Fig. 7 baselines list, is in :data:`NOT_RUN` with
-the reason.
+full-participation LMF"), ``maddpg`` (MADDPG, Lowe et al. 2017, the paper's utilitarian baseline:
+:class:`sharelib.learners.MADDPG`, a decentralised actor and a centralised critic on every team member's
+observation and action per agent, discrete actions through the Gumbel-softmax relaxation; no federation;
+the random opponent stays outside the learner, as for the others). The two entries of :data:`NOT_RUN`
+are not run, with the reason.
+
+MADDPG's settings (:data:`MADDPG_SETTINGS`), on the same number of environment steps as the PPO methods:
+from the FPF-LMF code (notes Sec. 1.6) Adam step 1e-3 for actor (``lr``) and critic (``vf_lr``), gamma
+0.95, batch 64, buffer 5e5, the soft update ``tau`` = 0.01 (the code's "tau = 0.99" read as the weight
+the target keeps, as in the MADDPG code's polyak 0.99), the preset's ``hidden`` for actors and critics;
+from the MADDPG code: gradient-norm clipping 0.5, the logit penalty 1e-3 mean(logits^2), Gumbel-softmax
+temperature 1, target actions the target actors' relaxed samples; ours: one gradient step (and soft
+update) per vector step of the ``n_envs`` copies (with the presets' 10 copies one per 10 environment
+steps; the codes' one per 100 steps would leave about 300 updates in the ``reduced`` budget), learning
+from the end of the first episode of every copy (``learning_starts`` = 100 ``n_envs`` steps; the MADDPG
+code's rule, batch times episode length = 6400 steps, is a fifth of the ``reduced`` budget). The
+code's MPE learners are continuous-action (MA)DDPG with a tanh output; ours acts on mpe2's discrete
+actions through logits.
 
 Constants (:data:`CONSTANTS`): the paper's text gives none for MPE. From the FPF-LMF code (notes Sec.
 1.6): episodes 10 000 of 100 steps, federation every 25 steps, the pull toward the federated model
@@ -38,16 +54,17 @@ import numpy as np
 
 from ... import experiments as _ex
 from ...envs.mpe import MPE_SCENARIOS
+from ...learners.maddpg import MADDPG
 from .experiments import build_method
 
 __all__ = ["SCENARIOS", "METHODS", "NOT_RUN", "LABELS", "NAMES", "CONSTANTS", "PAPER_EPISODES",
-           "EPISODE_STEPS", "FED_STEPS", "mpe_run", "team_return", "mpe_experiment", "run_point"]
+           "EPISODE_STEPS", "FED_STEPS", "MADDPG_SETTINGS", "mpe_run", "team_return", "mpe_experiment", "run_point"]
 
 SCENARIOS = tuple(MPE_SCENARIOS)  # Fig. 7 (a)-(d)
 NAMES = {"deception": "Physical deception", "crypto": "Covert communication", "tag": "Predator-prey",
          "push": "Keep-away"}
-METHODS = ("ippo", "dandf", "fpf", "lmf")
-LABELS = {"ippo": "IPPO", "dandf": "D&F", "fpf": "FPF (random half)", "lmf": "LMF (all)"}
+METHODS = ("ippo", "dandf", "fpf", "lmf", "maddpg")
+LABELS = {"ippo": "IPPO", "dandf": "D&F", "fpf": "FPF (random half)", "lmf": "LMF (all)", "maddpg": "MADDPG"}
 
 #: episodes per run and steps per episode (the FPF-LMF code, notes Sec. 1.6)
 PAPER_EPISODES = 10_000
@@ -65,11 +82,14 @@ CONSTANTS = {
     "seeds": (5, "ours (the code's other experiments)"),
 }
 
+#: MADDPG's fixed settings in :func:`mpe_run` (module doc; ``lr``, ``vf_lr``, ``gamma``, ``hidden`` come
+#: from the run's arguments, ``learning_starts`` is ``EPISODE_STEPS * n_envs``, one gradient step per
+#: vector step)
+MADDPG_SETTINGS = dict(batch_size=64, buffer_size=500_000, tau=0.01, tau_gs=1.0, max_grad_norm=0.5, logit_reg=1e-3,
+                       target_actions="sample", train_freq=1, gradient_steps=1, activation="relu")
+
 #: baselines of Fig. 7 that we do not run, with the reason (never silently dropped)
 NOT_RUN = {
-    "MADDPG": "needs a centralised critic per agent on the joint observation and action with a discrete-action "
-              "relaxation (Gumbel-softmax) and its own replay loop; the learning core's DPG learner (SimplexDPG) "
-              "takes one observation for actor and critic, so MADDPG is not cheap to add",
     "DDPG (the code's independent learner)": "the learning core is on-policy; IPPO stands in for independent "
                                              "learning, and every federation here is built on the same PPO",
     "adversary as pre-trained DDPG (Appendix 6.4.3)": "not in Fig. 7 (which uses the random adversary)",
@@ -88,7 +108,9 @@ def mpe_run(scenario="tag", method="lmf", episodes=40, n_envs=4, hidden=(64, 64,
             lambda_u=5.0, lambda_e=0.0, lambda_h=0.01, alpha=1e-3, eta=1.0, gamma=0.95, gae_lambda=0.95,
             seed=0):
     """Train ``method``'s team on ``scenario`` for ``episodes`` 100-step episodes per copy (rounded up to
-    a whole number of episodes in every one of the ``n_envs`` copies).
+    a whole number of episodes in every one of the ``n_envs`` copies). ``maddpg`` uses ``hidden``,
+    ``lr`` (actors), ``vf_lr`` (critics), ``gamma`` and :data:`MADDPG_SETTINGS`; the federation and PPO
+    arguments do not apply to it. Its curve is logged every 25 steps like the PPO methods'.
 
     Returns ``returns`` ``(episodes, n)`` (each row: the agents' mean return over the ``n_envs`` copies'
     episode that ended then), ``steps`` ``(episodes,)`` (environment steps per copy at that time),
@@ -97,6 +119,14 @@ def mpe_run(scenario="tag", method="lmf", episodes=40, n_envs=4, hidden=(64, 64,
     method = _ex.check_choice("method", method, METHODS)
     episodes = _ex.check_int("episodes", episodes, min=1)
     env = MPE_SCENARIOS[scenario](n_envs=_ex.check_int("n_envs", n_envs, min=1), max_steps=EPISODE_STEPS)
+    if method == "maddpg":  # no federation: everybody is a "participant" as in IPPO
+        learner = MADDPG.for_env(env, hidden=tuple(hidden), actor_lr=lr, critic_lr=vf_lr, gamma=gamma,
+                                 learning_starts=EPISODE_STEPS * env.n_envs, seed=seed, **MADDPG_SETTINGS)
+        res = learner.train(env, episodes * EPISODE_STEPS * env.n_envs, seed=seed, log_every=FED_STEPS)
+        env.close()
+        done = res.episodes > 0
+        return dict(returns=res.returns[done], steps=res.steps[done] // env.n_envs,
+                    participants=np.arange(env.n_agents), n_agents=env.n_agents, n_envs=env.n_envs)
     learner, participants = build_method(
         env, method, dict(hidden=tuple(hidden), lr=lr, vf_lr=vf_lr, n_steps=FED_STEPS, n_epochs=2, n_minibatches=4,
                           gamma=gamma, gae_lambda=gae_lambda),
