@@ -68,20 +68,22 @@ def discrete_run(scenario="job", method="fpf", iterations=50, n_envs=4, hidden=(
 
 
 def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.01, alpha=1e-3, eta=1.5, every=1,
-                 fen_max_u=None, ia_alpha=5.0, ia_beta=0.05, participants=None, regularize="all", soto_alpha=0.9,
-                 soto_anneal=0.5, seed=0):
+                 fen_max_u=None, ia_alpha=5.0, ia_beta=0.05, social_alpha=1.0, social_beta=0.1, participants=None,
+                 regularize="all", soto_alpha=0.9, soto_anneal=0.5, seed=0):
     """The learning core's PPO on ``env`` (keywords ``ppo_kw``) with ``method`` installed; returns
     ``(learner, participants)``, the second the agents that federate (everybody for the methods
     without a federation).
 
     Methods: those of :data:`METHODS` plus ``ippo_min`` (every agent learns from the minimum reward,
     the paper's MIN) and ``ia`` (inequity aversion, :func:`sharelib.sharing.inequity_aversion.inequity_aversion`
-    with ``ia_alpha``, ``ia_beta``). ``participants`` (FPF only): an explicit ``N_p`` overriding the
+    with ``ia_alpha``, ``ia_beta``) and ``social`` (social influence with a model of the other agents,
+    :class:`sharelib.sharing.social_influence.SocialInfluence`: ``social_alpha`` times the reward plus
+    ``social_beta`` times the influence; the MOAs seeded by ``seed``). ``participants`` (FPF only): an explicit ``N_p`` overriding the
     method's rule; ``regularize``: :class:`.FPF`'s (``"all"``, the code; ``"participants"``, the prose).
     ``soto_ggf``, ``soto_alf``: the learner is a :class:`.soto.SOTO` (two PPO populations; ``soto_alpha``:
     ALF's alpha, ``soto_anneal``: the fraction of training over which ``beta`` goes from 1 to 0).
     """
-    method = _ex.check_choice("method", method, tuple(m for m in METHODS if m != "fen_hier") + ("ippo_min", "ia"))
+    method = _ex.check_choice("method", method, tuple(m for m in METHODS if m != "fen_hier") + ("ippo_min", "ia", "social"))
     n, n_envs = env.n_agents, env.n_envs
     if method in ("soto_ggf", "soto_alf"):
         from .soto import SOTO
@@ -96,6 +98,10 @@ def build_method(env, method, ppo_kw, *, lambda_u=1.0, lambda_e=1.0, lambda_h=0.
     elif method == "ia":
         from ..inequity_aversion import inequity_aversion
         hooks = Hooks(reward=inequity_aversion(n, alpha=ia_alpha, beta=ia_beta))
+    elif method == "social":
+        from ..social_influence import SocialInfluence
+        hooks = Hooks(reward=SocialInfluence(n, env.obs_dim, env.n_actions, alpha=social_alpha, beta=social_beta,
+                                             seed=seed))
     elif method == "fen":
         from .discrete import FENReward
         if fen_max_u is None:

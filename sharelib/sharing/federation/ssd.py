@@ -22,13 +22,14 @@ Two versions of the games (notes Secs. 3.2 and 3.3), side by side where they dif
 
 Methods (:data:`METHODS`), on PPO (:data:`PPO_METHODS`): ``ippo`` (the egoist; PPO's counterpart of
 the paper's IDQN), ``ippo_avg`` (mean reward, IDQN-AVG's), ``ippo_min`` (minimum reward, IDQN-MIN's), ``ia`` (inequity aversion, Hughes et al.
-2018), ``fen`` (flat FEN: independent PPO on the fair-efficient reward), ``dandf`` (D&F, everybody in
-the federation), ``fpf`` (a random half participates, drawn once per seed), ``lmf`` (Eq. 14 gradient
+2018), ``social`` (social influence, Jaques et al. 2019: the decentralised model-of-other-agents
+variant, :mod:`sharelib.sharing.social_influence`), ``fen`` (flat FEN: independent PPO on the
+fair-efficient reward), ``dandf`` (D&F, everybody in the federation), ``fpf`` (a random half participates, drawn once per seed), ``lmf`` (Eq. 14 gradient
 exchange among all agents, the code's SSD LMF), ``lmf_fix`` (two fixed halves) and ``lmf_dynamic``
 (two random overlapping federations of N/2 redrawn every round; our reading of "multiple joint
 federations"). On double DQN, the paper's own learner (:mod:`.q_baselines`, the code's DQN settings):
 ``idqn``, ``idqn_avg``, ``idqn_min``, ``idqn_rmf`` (regularised max-min fairness) and ``qmix``.
-Baselines of the paper's Figs. 4 and 6 we do not run are in :data:`NOT_RUN`.
+Baselines of the paper's Figs. 4 and 6 we do not run are in :data:`NOT_RUN` (now none).
 
 Constants (``paper`` preset): the paper's text gives none for the SSD, so they are the FPF-LMF
 code's (notes Sec. 1.5): 10,000 episodes of 100 steps, 5 seeds, ``alpha = 1e-3``, ``eta`` = the code's
@@ -37,7 +38,9 @@ settings are the code's SSD PPO baseline's (actor lr 5e-4, critic lr 1e-3, clip 
 gradient-norm clip 10). Ours: ``lambda_h`` = 0.01 (not in the code), GAE lambda 0.95, 4
 minibatches, a (32, 32) MLP on the 15x15 ``grid`` observation (the code: a 3x3 conv of 6 filters
 then FC 32-32 on RGB), FEN's ``max_u`` = 0.25 (FEN never ran on the SSD), IA's ``alpha = 5``,
-``beta = 0.05`` (Hughes et al. tune per game). FPF's opt-outs do not take the proximal step
+``beta = 0.05`` (Hughes et al. tune per game), SOCIAL's ``alpha = 1``, ``beta = 0.1`` and a (32,)
+tanh MLP as each agent's model of the others (Jaques et al. tune per game; their agents use a conv +
+LSTM network and see the others' actions). FPF's opt-outs do not take the proximal step
 (``regularize="participants"``, the paper's prose "participating agents regularize"; the code pulls
 everybody), so an agent that opts out is an independent PPO learner whose experience the federation
 still sees (global information), and FPF with nobody participating is IPPO seed for seed (tested).
@@ -62,7 +65,7 @@ __all__ = ["ENVS", "VARIANTS", "PPO_METHODS", "METHODS", "LABELS", "NOT_RUN", "P
 
 ENVS = {"cleanup": Cleanup, "harvest": Harvest}
 VARIANTS = ("fpf_lmf", "canonical")
-PPO_METHODS = ("ippo", "ippo_avg", "ippo_min", "ia", "fen", "dandf", "fpf", "lmf", "lmf_fix", "lmf_dynamic")
+PPO_METHODS = ("ippo", "ippo_avg", "ippo_min", "ia", "social", "fen", "dandf", "fpf", "lmf", "lmf_fix", "lmf_dynamic")
 #: the PPO methods, then the paper's own Q-learning baselines (:mod:`.q_baselines`)
 METHODS = PPO_METHODS + Q_METHODS
 #: episodes per run and steps per episode in the FPF-LMF code's SSD experiments (notes Sec. 1.5)
@@ -71,16 +74,13 @@ EPISODE_STEPS = 100
 #: episodes between federation rounds in the code (``fed_epis``)
 FED_EPIS = 10
 
-LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "ippo_min": "IPPO-MIN", "ia": "IA", "fen": "FEN (flat)",
-          "dandf": "D&F", "fpf": "FPF (random half)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
+LABELS = {"ippo": "IPPO", "ippo_avg": "IPPO-AVG", "ippo_min": "IPPO-MIN", "ia": "IA", "social": "SOCIAL",
+          "fen": "FEN (flat)", "dandf": "D&F", "fpf": "FPF (random half)", "lmf": "LMF (all)", "lmf_fix": "LMF-Fix",
           "lmf_dynamic": "LMF-Dynamic (random groups)", "idqn": "IDQN", "idqn_avg": "IDQN-AVG", "idqn_min": "IDQN-MIN",
           "idqn_rmf": "IDQN-RMF", "qmix": "QMIX"}
 
 #: baselines of the paper's Figs. 4 and 6 (and its Appendix 6.3.3) that we do not run, with the reason
-NOT_RUN = {
-    "SOCIAL": "social influence (Jaques et al. 2019) needs a model of the other agents' actions and counterfactual "
-              "rollouts of it; not implemented",
-}
+NOT_RUN: dict = {}
 
 
 def iterations_for(budget: float, n_envs: int) -> int:
@@ -93,8 +93,8 @@ def iterations_for(budget: float, n_envs: int) -> int:
 def ssd_run(env="cleanup", n_agents=5, variant="fpf_lmf", method="fpf", iterations=10, n_envs=2, hidden=(32, 32),
             lr=5e-4, vf_lr=1e-3, clip=0.05, n_epochs=10, n_minibatches=4, gamma=0.95, gae_lambda=0.95,
             max_grad_norm=10.0, lambda_u=1.0, lambda_e=0.1, lambda_h=0.01, alpha=1e-3, eta=1.5,
-            regularize="participants", ia_alpha=5.0, ia_beta=0.05, fen_max_u=0.25, participants=None, obs="grid",
-            seed=0):
+            regularize="participants", ia_alpha=5.0, ia_beta=0.05, social_alpha=1.0, social_beta=0.1, fen_max_u=0.25,
+            participants=None, obs="grid", seed=0):
     """Train ``method`` on ``env`` for ``iterations`` PPO iterations of one 100-step episode per copy.
 
     Returns ``returns`` ``(iterations, n_agents)`` (the mean per-agent return of the episodes that
@@ -104,7 +104,8 @@ def ssd_run(env="cleanup", n_agents=5, variant="fpf_lmf", method="fpf", iteratio
     nobody). Constants: module docstring. The Q-learning methods (:data:`.q_baselines.Q_METHODS`) take
     the code's DQN settings (:data:`.q_baselines.Q_SETTINGS`) and of the learner keywords only
     ``hidden``: ``lr``, ``vf_lr``, ``clip``, ``n_epochs``, ``n_minibatches``, ``gamma``,
-    ``gae_lambda`` and ``max_grad_norm`` are PPO's.
+    ``gae_lambda`` and ``max_grad_norm`` are PPO's. ``social_alpha``, ``social_beta``: SOCIAL's
+    weights of the environment reward and of the influence reward (``social_beta = 0``: IPPO).
     """
     env = _ex.check_choice("env", env, ENVS)
     n_agents = _ex.check_int("n_agents", n_agents, min=2, max=10 if env == "cleanup" else 20)
@@ -129,7 +130,8 @@ def ssd_run(env="cleanup", n_agents=5, variant="fpf_lmf", method="fpf", iteratio
                   max_grad_norm=max_grad_norm)
     learner, parts = build_method(E, method, ppo_kw, lambda_u=lambda_u, lambda_e=lambda_e, lambda_h=lambda_h,
                                   alpha=alpha, eta=eta, every=1, fen_max_u=fen_max_u, ia_alpha=ia_alpha,
-                                  ia_beta=ia_beta, participants=participants, regularize=regularize, seed=seed)
+                                  ia_beta=ia_beta, social_alpha=social_alpha, social_beta=social_beta,
+                                  participants=participants, regularize=regularize, seed=seed)
     res = learner.train(E, iterations * EPISODE_STEPS * n_envs, seed=seed)
     return dict(returns=np.asarray(res.returns), participants=np.asarray(parts, dtype=np.int64), n_agents=n_agents)
 
