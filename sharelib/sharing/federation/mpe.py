@@ -90,8 +90,9 @@ MADDPG_SETTINGS = dict(batch_size=64, buffer_size=500_000, tau=0.01, tau_gs=1.0,
 
 #: baselines of Fig. 7 that we do not run, with the reason (never silently dropped)
 NOT_RUN = {
-    "DDPG (the code's independent learner)": "the learning core is on-policy; IPPO stands in for independent "
-                                             "learning, and every federation here is built on the same PPO",
+    "DDPG (the code's independent learner)": "IPPO stands in for independent learning, because every federation "
+                                             "here is built on the same PPO; the code's off-policy family is "
+                                             "represented by MADDPG (centralised critics)",
     "adversary as pre-trained DDPG (Appendix 6.4.3)": "not in Fig. 7 (which uses the random adversary)",
 }
 
